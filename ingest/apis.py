@@ -1,0 +1,189 @@
+"""The data API: thin views that validate, call one service or selector, serialize."""
+
+from django.db import connection
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ingest import selectors, services
+from ingest.models import Coupon, Event, User
+from ingest.serializers import CouponOutput, EventOutput, UserOutput
+from ingest.validation import CouponInput, EventInput, UserInput
+
+
+def _created_or_updated(model, pk) -> int:
+    return status.HTTP_200_OK if model.objects.filter(pk=pk).exists() else status.HTTP_201_CREATED
+
+
+class UserListCreateApi(ListAPIView):
+    serializer_class = UserOutput
+
+    def get_queryset(self):
+        return selectors.user_list(filters=self.request.query_params)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("country", str, description="ISO 3166-1 alpha-2"),
+            OpenApiParameter("currency", str, description="ISO 4217"),
+            OpenApiParameter("gender", str, enum=["M", "F", "X"]),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=UserInput,
+        responses={201: UserOutput, 200: UserOutput},
+        description="Store a user (an upsert by id: 200 when it replaced a stored one).",
+    )
+    def post(self, request):
+        record = _validated(UserInput, request.data)
+        code = _created_or_updated(User, record["id"])
+        services.users_upsert(records=[record])
+        return Response(UserOutput(selectors.user_get(user_id=record["id"])).data, status=code)
+
+
+class UserDetailApi(APIView):
+    @extend_schema(responses={200: UserOutput})
+    def get(self, request, user_id: int):
+        return Response(UserOutput(selectors.user_get(user_id=user_id)).data)
+
+
+class EventListCreateApi(ListAPIView):
+    serializer_class = EventOutput
+
+    def get_queryset(self):
+        return selectors.event_list(filters=self.request.query_params)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("sport", str, description="Case-insensitive"),
+            OpenApiParameter("league", str, description="Case-insensitive"),
+            OpenApiParameter("country", str, description="ISO 3166-1 alpha-2"),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=EventInput, responses={201: EventOutput, 200: EventOutput})
+    def post(self, request):
+        record = _validated(EventInput, request.data)
+        code = _created_or_updated(Event, record["id"])
+        services.events_upsert(records=[record])
+        return Response(EventOutput(selectors.event_get(event_id=record["id"])).data, status=code)
+
+
+class EventDetailApi(APIView):
+    @extend_schema(responses={200: EventOutput})
+    def get(self, request, event_id: int):
+        return Response(EventOutput(selectors.event_get(event_id=event_id)).data)
+
+
+class CouponListCreateApi(ListAPIView):
+    serializer_class = CouponOutput
+
+    def get_queryset(self):
+        return selectors.coupon_list(filters={"user_id": _int_param(self.request, "user_id")})
+
+    @extend_schema(parameters=[OpenApiParameter("user_id", int)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=CouponInput,
+        responses={201: CouponOutput, 200: CouponOutput},
+        description="Store a coupon. Its user and every selected event must exist.",
+    )
+    def post(self, request):
+        record = _validated(CouponInput, request.data)
+        _require_references(record)
+        code = _created_or_updated(Coupon, record["id"])
+        services.coupons_store(records=[record])
+        return Response(
+            CouponOutput(selectors.coupon_get(coupon_id=record["id"])).data, status=code
+        )
+
+
+class CouponDetailApi(APIView):
+    @extend_schema(responses={200: CouponOutput})
+    def get(self, request, coupon_id: int):
+        return Response(CouponOutput(selectors.coupon_get(coupon_id=coupon_id)).data)
+
+
+class UserCouponsApi(ListAPIView):
+    serializer_class = CouponOutput
+
+    def get_queryset(self):
+        user = selectors.user_get(user_id=self.kwargs["user_id"])
+        return selectors.coupon_list(filters={"user_id": user.pk})
+
+
+class HealthApi(APIView):
+    """The process is up."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+class ReadinessApi(APIView):
+    """The database (and, once the pipeline runs, the broker) can be reached."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+    def get(self, request):
+        checks = {"database": _database_ready()}
+        ready = all(check == "ok" for check in checks.values())
+        return Response(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+
+def _database_ready() -> str:
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as error:  # any failure means "not ready"; report it
+        return f"unavailable: {error}"
+    return "ok"
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _require_references(record: dict) -> None:
+    """The synchronous API refuses a coupon whose user or events are unknown."""
+    lacks = services.missing_references([record]).get(record["id"], [])
+    if not lacks:
+        return
+    errors = {}
+    for kind, ref_id in lacks:
+        if kind == "user":
+            errors["user_id"] = [f"User {ref_id} does not exist."]
+        else:
+            index = next(i for i, s in enumerate(record["selections"]) if s["event_id"] == ref_id)
+            errors[f"selections[{index}].event_id"] = [f"Event {ref_id} does not exist."]
+    raise serializers.ValidationError(errors)
+
+
+def _int_param(request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise serializers.ValidationError({name: ["Must be an integer."]}) from None

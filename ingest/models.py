@@ -1,0 +1,193 @@
+"""The ingested betting domain: users, events, participant pairs, coupons.
+
+Ids are owned by the source system (64-bit integers), so primary keys are
+plain BigIntegerFields, never sequences: storing the same record twice is an
+upsert on the same row.
+"""
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Gender(models.TextChoices):
+    MALE = "M", "Male"
+    FEMALE = "F", "Female"
+    OTHER = "X", "Other / unspecified"
+
+
+class User(models.Model):
+    id = models.BigIntegerField(primary_key=True)
+    birth_year = models.PositiveSmallIntegerField()
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    currency = models.CharField(max_length=3, help_text="ISO 4217")
+    gender = models.CharField(max_length=1, choices=Gender.choices)
+    registration_date = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["country"]), models.Index(fields=["currency"])]
+
+    def __str__(self):
+        return f"User {self.id}"
+
+
+class ParticipantPair(models.Model):
+    """The two sides of an event, stored once and shared by every event between them."""
+
+    home = models.CharField(max_length=200)
+    away = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["home", "away"]
+        constraints = [
+            models.UniqueConstraint(fields=["home", "away"], name="unique_participant_pair")
+        ]
+
+    def __str__(self):
+        return f"{self.home} vs {self.away}"
+
+    @property
+    def names(self) -> list[str]:
+        return [self.home, self.away]
+
+
+class Event(models.Model):
+    id = models.BigIntegerField(primary_key=True)
+    begin_timestamp = models.DateTimeField()
+    end_timestamp = models.DateTimeField()
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    league = models.CharField(max_length=200)
+    sport = models.CharField(max_length=100)
+    # Sports compare case-insensitively: "football" and "Football" are one.
+    sport_key = models.GeneratedField(
+        expression=Lower("sport"), output_field=models.CharField(max_length=100), db_persist=True
+    )
+    participants = models.ForeignKey(
+        ParticipantPair, on_delete=models.PROTECT, related_name="events"
+    )
+
+    class Meta:
+        ordering = ["begin_timestamp", "id"]
+        indexes = [
+            models.Index(fields=["sport_key", "end_timestamp"]),
+            models.Index(fields=["end_timestamp"]),
+            models.Index(fields=["league"]),
+            models.Index(fields=["country"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(begin_timestamp__lt=models.F("end_timestamp")),
+                name="event_begins_before_it_ends",
+            )
+        ]
+
+    def __str__(self):
+        return f"Event {self.id}: {self.sport} {self.league}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.end_timestamp > timezone.now()
+
+
+class Coupon(models.Model):
+    id = models.BigIntegerField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="coupons")
+    stake = models.DecimalField(max_digits=14, decimal_places=2)
+    timestamp = models.DateTimeField(default=timezone.now)
+    events = models.ManyToManyField(Event, through="Selection", related_name="coupons")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["user", "timestamp"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(stake__gt=0), name="stake_positive")
+        ]
+
+    def __str__(self):
+        return f"Coupon {self.id}"
+
+
+class Selection(models.Model):
+    """One event on a coupon, at the odds the user took."""
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.CASCADE, related_name="selections")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="selections")
+    odds = models.DecimalField(max_digits=10, decimal_places=4)
+
+    class Meta:
+        ordering = ["coupon", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["coupon", "event"], name="unique_event_per_coupon"),
+            models.CheckConstraint(condition=models.Q(odds__gt=1), name="odds_above_one"),
+        ]
+
+    def __str__(self):
+        return f"{self.event_id} @ {self.odds}"
+
+
+class ParkedCoupon(models.Model):
+    """A valid coupon whose user or events have not been stored yet.
+
+    Consumers of different topics run independently, so a coupon can arrive
+    before what it references. It waits here (durably, in the same
+    transaction as the batch that read it) and is stored as soon as the
+    missing rows arrive, or dead-lettered once older than
+    PARKED_TIMEOUT_SECONDS.
+    """
+
+    coupon_id = models.BigIntegerField(primary_key=True)
+    payload = models.JSONField(help_text="The validated record, as received")
+    parked_at = models.DateTimeField(default=timezone.now, db_index=True)
+    source = models.CharField(max_length=300, blank=True, help_text="topic/partition/offset")
+
+    class Meta:
+        ordering = ["parked_at"]
+
+    def __str__(self):
+        return f"Parked coupon {self.coupon_id}"
+
+
+class MissingReference(models.Model):
+    """One row a parked coupon waits for, so arrivals find their waiters by index."""
+
+    class Kind(models.TextChoices):
+        USER = "user"
+        EVENT = "event"
+
+    parked = models.ForeignKey(ParkedCoupon, on_delete=models.CASCADE, related_name="missing")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    ref_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "ref_id"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parked", "kind", "ref_id"], name="unique_missing_reference"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.ref_id}"
+
+
+class DeadLetter(models.Model):
+    """A record of each message sent to a dead-letter topic, for `kafka_status`."""
+
+    topic = models.CharField(max_length=200)
+    partition = models.IntegerField(null=True)
+    offset = models.BigIntegerField(null=True)
+    key = models.CharField(max_length=100, blank=True)
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "partition", "offset"], name="unique_dead_letter_source"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.topic}[{self.partition}]@{self.offset}: {self.reason[:60]}"

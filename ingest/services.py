@@ -1,0 +1,330 @@
+"""Writes: storing validated records, set-based.
+
+Every function takes records that passed `ingest.validation` and stores
+them with bulk upserts keyed by id, so storing the same record twice, or
+replaying a whole topic, changes nothing: rows equal to what is stored are
+not written at all, and only rows that really changed are announced through
+`ingest.signals.records_stored` (which keeps recommendations fresh).
+
+A coupon whose user or events are not stored yet is parked
+(`ParkedCoupon`) and stored by whichever later batch brings what it waits
+for.
+"""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ingest.models import (
+    Coupon,
+    Event,
+    MissingReference,
+    ParkedCoupon,
+    ParticipantPair,
+    Selection,
+    User,
+)
+from ingest.signals import records_stored
+from ingest.validation import InvalidRecord, validate_record
+
+USER_FIELDS = ["birth_year", "country", "currency", "gender", "registration_date"]
+EVENT_FIELDS = ["begin_timestamp", "end_timestamp", "country", "league", "sport", "participants_id"]
+COUPON_FIELDS = ["user_id", "stake", "timestamp"]
+
+
+@dataclass
+class StoreResult:
+    """What one call stored: ids written per kind, and coupons parked or released."""
+
+    users: list[int] = field(default_factory=list)
+    events: list[int] = field(default_factory=list)
+    coupons: list[int] = field(default_factory=list)
+    parked: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    released: list[int] = field(default_factory=list)
+
+    @property
+    def stored_count(self) -> int:
+        return len(self.users) + len(self.events) + len(self.coupons)
+
+
+def _last_per_id(records: Iterable[dict]) -> list[dict]:
+    """One record per id, the last one winning, as Kafka's order says it should."""
+    by_id = {}
+    for record in records:
+        by_id[record["id"]] = record
+    return list(by_id.values())
+
+
+def _changed(model, rows: list, fields: list[str]) -> list:
+    """The rows that are new or differ from what is stored, so replays write nothing."""
+    stored = {
+        values[0]: values[1:]
+        for values in model.objects.filter(pk__in=[row.pk for row in rows]).values_list(
+            "pk", *fields
+        )
+    }
+    return [
+        row for row in rows if stored.get(row.pk) != tuple(getattr(row, name) for name in fields)
+    ]
+
+
+def _upsert(model, rows: list, fields: list[str]) -> list[int]:
+    rows = _changed(model, rows, fields)
+    if rows:
+        model.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=fields,
+        )
+        records_stored.send(sender=model, ids=[row.pk for row in rows])
+    return [row.pk for row in rows]
+
+
+@transaction.atomic
+def users_upsert(*, records: Iterable[dict]) -> list[int]:
+    """Store users; returns the ids that were new or changed."""
+    rows = [User(**record) for record in _last_per_id(records)]
+    return _upsert(User, rows, USER_FIELDS)
+
+
+def _participant_pair_ids(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    ParticipantPair.objects.bulk_create(
+        [ParticipantPair(home=home, away=away) for home, away in pairs], ignore_conflicts=True
+    )
+    stored = ParticipantPair.objects.filter(
+        home__in={home for home, _ in pairs}, away__in={away for _, away in pairs}
+    ).values_list("home", "away", "id")
+    return {(home, away): pk for home, away, pk in stored if (home, away) in pairs}
+
+
+@transaction.atomic
+def events_upsert(*, records: Iterable[dict]) -> list[int]:
+    """Store events and their participant pairs; returns the ids that were new or changed."""
+    records = _last_per_id(records)
+    if not records:
+        return []
+    pair_ids = _participant_pair_ids({tuple(r["participants"]) for r in records})
+    rows = [
+        Event(
+            id=r["id"],
+            begin_timestamp=r["begin_timestamp"],
+            end_timestamp=r["end_timestamp"],
+            country=r["country"],
+            league=r["league"],
+            sport=r["sport"],
+            participants_id=pair_ids[tuple(r["participants"])],
+        )
+        for r in records
+    ]
+    return _upsert(Event, rows, EVENT_FIELDS)
+
+
+def missing_references(records: list[dict]) -> dict[int, list[tuple[str, int]]]:
+    """For each coupon that references a user or event not stored yet, what it lacks."""
+    user_ids = {r["user_id"] for r in records}
+    event_ids = {s["event_id"] for r in records for s in r["selections"]}
+    known_users = set(User.objects.filter(id__in=user_ids).values_list("id", flat=True))
+    known_events = set(Event.objects.filter(id__in=event_ids).values_list("id", flat=True))
+    missing = {}
+    for record in records:
+        lacks = [] if record["user_id"] in known_users else [("user", record["user_id"])]
+        lacks += [
+            ("event", s["event_id"])
+            for s in record["selections"]
+            if s["event_id"] not in known_events
+        ]
+        if lacks:
+            missing[record["id"]] = lacks
+    return missing
+
+
+def _selection_sets(coupon_ids: list[int]) -> dict[int, set[tuple[int, object]]]:
+    sets: dict[int, set] = {coupon_id: set() for coupon_id in coupon_ids}
+    for coupon_id, event_id, odds in Selection.objects.filter(coupon_id__in=coupon_ids).values_list(
+        "coupon_id", "event_id", "odds"
+    ):
+        sets[coupon_id].add((event_id, odds))
+    return sets
+
+
+def _store_coupons(records: list[dict]) -> list[int]:
+    """Upsert coupons whose references all exist, with exactly their selections."""
+    records = _last_per_id(records)
+    if not records:
+        return []
+    rows = [
+        Coupon(id=r["id"], user_id=r["user_id"], stake=r["stake"], timestamp=r["timestamp"])
+        for r in records
+    ]
+    wanted = {r["id"]: {(s["event_id"], s["odds"]) for s in r["selections"]} for r in records}
+    stored_selections = _selection_sets(list(wanted))
+    changed_coupons = {row.pk for row in _changed(Coupon, rows, COUPON_FIELDS)}
+    changed_selections = {pk for pk, pairs in wanted.items() if stored_selections[pk] != pairs}
+    changed = changed_coupons | changed_selections
+    if not changed:
+        return []
+    Coupon.objects.bulk_create(
+        [row for row in rows if row.pk in changed],
+        update_conflicts=True,
+        unique_fields=["id"],
+        update_fields=["user", "stake", "timestamp"],
+    )
+    Selection.objects.bulk_create(
+        [
+            Selection(coupon_id=pk, event_id=event_id, odds=odds)
+            for pk in changed_selections
+            for event_id, odds in wanted[pk]
+        ],
+        update_conflicts=True,
+        unique_fields=["coupon", "event"],
+        update_fields=["odds"],
+    )
+    stale = [
+        (pk, event_id)
+        for pk in changed_selections
+        for event_id, _ in stored_selections[pk]
+        if event_id not in {e for e, _ in wanted[pk]}
+    ]
+    if stale:
+        stale = set(stale)
+        stale_ids = [
+            selection_id
+            for selection_id, coupon_id, event_id in Selection.objects.filter(
+                coupon_id__in={pk for pk, _ in stale}
+            ).values_list("id", "coupon_id", "event_id")
+            if (coupon_id, event_id) in stale
+        ]
+        Selection.objects.filter(id__in=stale_ids).delete()
+    changed_ids = sorted(changed)
+    records_stored.send(sender=Coupon, ids=changed_ids)
+    return changed_ids
+
+
+def _park(records: list[dict], missing: dict, source: str) -> None:
+    ids = [r["id"] for r in records]
+    encoded = {r["id"]: json.loads(json.dumps(r, cls=DjangoJSONEncoder)) for r in records}
+    MissingReference.objects.filter(parked_id__in=ids).delete()
+    ParkedCoupon.objects.bulk_create(
+        [ParkedCoupon(coupon_id=pk, payload=encoded[pk], source=source) for pk in ids],
+        update_conflicts=True,
+        unique_fields=["coupon_id"],
+        update_fields=["payload", "source"],
+    )
+    MissingReference.objects.bulk_create(
+        [
+            MissingReference(parked_id=pk, kind=kind, ref_id=ref_id)
+            for pk in ids
+            for kind, ref_id in set(missing[pk])
+        ]
+    )
+
+
+@transaction.atomic
+def coupons_store(*, records: Iterable[dict], source: str = "") -> StoreResult:
+    """Store coupons whose user and events exist; park the others until they do."""
+    records = _last_per_id(records)
+    missing = missing_references(records)
+    ready = [r for r in records if r["id"] not in missing]
+    waiting = [r for r in records if r["id"] in missing]
+    result = StoreResult(coupons=_store_coupons(ready), parked=missing)
+    ParkedCoupon.objects.filter(coupon_id__in=[r["id"] for r in ready]).delete()
+    if waiting:
+        _park(waiting, missing, source)
+    return result
+
+
+def _parked_records(parked_ids) -> list[dict]:
+    """Parked payloads, validated again (they were valid when parked)."""
+    records = []
+    for payload in ParkedCoupon.objects.filter(coupon_id__in=parked_ids).values_list(
+        "payload", flat=True
+    ):
+        try:
+            records.append(validate_record("coupons", payload))
+        except InvalidRecord:
+            continue  # cannot happen for what was parked; expiry dead-letters it
+    return records
+
+
+@transaction.atomic
+def release_parked(
+    *, user_ids: Iterable[int] = (), event_ids: Iterable[int] = (), everything=False
+) -> list[int]:
+    """Store parked coupons that no longer lack anything; returns the coupon ids stored.
+
+    With `user_ids`/`event_ids`, only coupons waiting for those rows are
+    checked (the common case, right after they were stored); `everything`
+    re-checks all parked coupons, which consumers do now and then to catch
+    arrivals committed concurrently by another process.
+    """
+    if everything:
+        candidates = list(ParkedCoupon.objects.values_list("coupon_id", flat=True))
+    else:
+        candidates = list(
+            MissingReference.objects.filter(
+                Q(kind="user", ref_id__in=list(user_ids))
+                | Q(kind="event", ref_id__in=list(event_ids))
+            )
+            .values_list("parked_id", flat=True)
+            .distinct()
+        )
+    if not candidates:
+        return []
+    records = _parked_records(candidates)
+    missing = missing_references(records)
+    ready = [r for r in records if r["id"] not in missing]
+    _store_coupons(ready)
+    ready_ids = [r["id"] for r in ready]
+    ParkedCoupon.objects.filter(coupon_id__in=ready_ids).delete()
+    # What the others still lack has shrunk: record it afresh.
+    still_waiting = [pk for pk in missing]
+    MissingReference.objects.filter(parked_id__in=still_waiting).delete()
+    MissingReference.objects.bulk_create(
+        [
+            MissingReference(parked_id=pk, kind=kind, ref_id=ref_id)
+            for pk in still_waiting
+            for kind, ref_id in set(missing[pk])
+        ]
+    )
+    return ready_ids
+
+
+@transaction.atomic
+def store_batch(
+    *,
+    users: Iterable[dict] = (),
+    events: Iterable[dict] = (),
+    coupons: Iterable[dict] = (),
+    source: str = "",
+) -> StoreResult:
+    """Store a consumed batch of any kinds in one transaction, releasing what it unblocks."""
+    users, events, coupons = list(users), list(events), list(coupons)
+    stored_users = users_upsert(records=users)
+    stored_events = events_upsert(records=events)
+    released = []
+    if users or events:
+        released = release_parked(
+            user_ids=[u["id"] for u in users], event_ids=[e["id"] for e in events]
+        )
+    result = coupons_store(records=coupons, source=source) if coupons else StoreResult()
+    result.users, result.events, result.released = stored_users, stored_events, released
+    return result
+
+
+@transaction.atomic
+def expire_parked(*, max_age: timedelta) -> list[ParkedCoupon]:
+    """Remove and return parked coupons older than `max_age`, for dead-lettering."""
+    expired = list(
+        ParkedCoupon.objects.filter(parked_at__lt=timezone.now() - max_age).prefetch_related(
+            "missing"
+        )
+    )
+    ParkedCoupon.objects.filter(coupon_id__in=[p.coupon_id for p in expired]).delete()
+    return expired

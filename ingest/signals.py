@@ -1,0 +1,11 @@
+"""Signals the ingest services send after writing rows in bulk.
+
+`bulk_create` sends no `post_save`, so services announce what they stored
+themselves: `records_stored(sender=<model class>, ids=[...])`, inside the
+transaction that wrote them. Receivers (recommendations) should only record
+what changed and act on commit.
+"""
+
+from django.dispatch import Signal
+
+records_stored = Signal()
