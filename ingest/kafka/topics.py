@@ -1,0 +1,43 @@
+"""Topic names and message headers: one name for each, used by producer and consumers.
+
+Key: the record's id as text. Value: the record as UTF-8 JSON, the same shape
+the HTTP API takes. Headers name the schema and its version.
+"""
+
+from enum import StrEnum
+
+from django.conf import settings
+
+RECORD_KINDS = ("users", "events", "coupons")
+DEAD_LETTER_SUFFIX = ".dlq"
+SCHEMA_VERSION = "1"
+
+
+class Header(StrEnum):
+    SCHEMA = "betreco-schema"  # the record kind: users, events or coupons
+    SCHEMA_VERSION = "betreco-schema-version"
+    # On dead letters:
+    ERROR = "dead-letter-error"  # why the record can never be stored
+    ERROR_KIND = "dead-letter-error-kind"  # invalid-json, invalid-record, unresolved, ...
+    ORIGINAL_TOPIC = "dead-letter-original-topic"
+    ORIGINAL_PARTITION = "dead-letter-original-partition"
+    ORIGINAL_OFFSET = "dead-letter-original-offset"
+
+
+def topic_name(kind: str) -> str:
+    """The topic for a record kind ('users', 'events', 'coupons'), with the configured prefix."""
+    if kind not in RECORD_KINDS:
+        raise ValueError(f"unknown record kind {kind!r}; expected one of {', '.join(RECORD_KINDS)}")
+    return f"{settings.KAFKA_TOPIC_PREFIX}{kind}"
+
+
+def kind_of_topic(topic: str) -> str:
+    """The record kind a topic carries (the inverse of `topic_name`)."""
+    kind = topic.removeprefix(settings.KAFKA_TOPIC_PREFIX)
+    if kind not in RECORD_KINDS:
+        raise ValueError(f"topic {topic!r} carries none of {', '.join(RECORD_KINDS)}")
+    return kind
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}{DEAD_LETTER_SUFFIX}"
