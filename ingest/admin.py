@@ -1,0 +1,236 @@
+"""Django admin for the ingested records.
+
+Records normally arrive through Kafka, but the admin is a full editor: an
+operator can fix a user, move an event or add a selection by hand. Lists
+show the columns people search by, link to related records, and fetch
+those relations in the same query (`list_select_related`, annotations) so a
+page of 100 rows stays a handful of queries.
+"""
+
+from django.contrib import admin
+from django.db.models import Count
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from ingest.models import (
+    Coupon,
+    DeadLetter,
+    Event,
+    MissingReference,
+    ParkedCoupon,
+    ParticipantPair,
+    Selection,
+    User,
+)
+
+
+def _change_link(obj, label=None):
+    """An HTML link to `obj`'s change page in the admin."""
+    if obj is None:
+        return "-"
+    meta = obj._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, label or obj)
+
+
+def _changelist_link(model, label, **query):
+    """An HTML link to `model`'s changelist, filtered by `query`."""
+    meta = model._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+    params = "&".join(f"{key}={value}" for key, value in query.items())
+    return format_html('<a href="{}?{}">{}</a>', url, params, label)
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "birth_year",
+        "country",
+        "currency",
+        "gender",
+        "registration_date",
+        "coupons_link",
+    ]
+    list_filter = ["country", "currency", "gender"]
+    search_fields = ["=id", "country", "currency"]
+    date_hierarchy = "registration_date"
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(coupon_count=Count("coupons"))
+
+    @admin.display(description="coupons", ordering="coupon_count")
+    def coupons_link(self, user):
+        return _changelist_link(Coupon, user.coupon_count, user__id__exact=user.pk)
+
+
+@admin.register(ParticipantPair)
+class ParticipantPairAdmin(admin.ModelAdmin):
+    list_display = ["id", "home", "away", "events_link"]
+    search_fields = ["home", "away"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(event_count=Count("events"))
+
+    @admin.display(description="events", ordering="event_count")
+    def events_link(self, pair):
+        return _changelist_link(Event, pair.event_count, participants__id__exact=pair.pk)
+
+
+class OpenFilter(admin.SimpleListFilter):
+    """Open (not yet ended) or ended events: what recommendations care about."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("ended", "Ended")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(end_timestamp__gt=timezone.now())
+        if self.value() == "ended":
+            return queryset.filter(end_timestamp__lte=timezone.now())
+        return queryset
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "sport",
+        "league",
+        "country",
+        "participants_link",
+        "begin_timestamp",
+        "end_timestamp",
+        "selections_count",
+    ]
+    list_filter = [OpenFilter, "sport_key", "league", "country"]
+    search_fields = ["=id", "sport", "league", "participants__home", "participants__away"]
+    list_select_related = ["participants"]
+    autocomplete_fields = ["participants"]
+    readonly_fields = ["sport_key"]
+    date_hierarchy = "begin_timestamp"
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(selection_count=Count("selections"))
+
+    @admin.display(description="participants", ordering="participants__home")
+    def participants_link(self, event):
+        return _change_link(event.participants)
+
+    @admin.display(description="selections", ordering="selection_count")
+    def selections_count(self, event):
+        return _changelist_link(Selection, event.selection_count, event__id__exact=event.pk)
+
+
+class SelectionInline(admin.TabularInline):
+    model = Selection
+    extra = 1
+    autocomplete_fields = ["event"]
+    fields = ["event", "odds", "event_summary"]
+    readonly_fields = ["event_summary"]
+
+    @admin.display(description="event")
+    def event_summary(self, selection):
+        return _change_link(selection.event) if selection.event_id else "-"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("event")
+
+
+@admin.register(Coupon)
+class CouponAdmin(admin.ModelAdmin):
+    list_display = ["id", "user_link", "stake", "timestamp", "selections_count"]
+    list_filter = ["user__currency", "user__country", "selections__event__sport_key"]
+    search_fields = ["=id", "=user__id"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    inlines = [SelectionInline]
+    date_hierarchy = "timestamp"
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(selection_count=Count("selections", distinct=True))
+        )
+
+    @admin.display(description="user", ordering="user")
+    def user_link(self, coupon):
+        return _change_link(coupon.user)
+
+    @admin.display(description="selections", ordering="selection_count")
+    def selections_count(self, coupon):
+        return coupon.selection_count
+
+
+@admin.register(Selection)
+class SelectionAdmin(admin.ModelAdmin):
+    list_display = ["id", "coupon_link", "event_link", "sport", "odds"]
+    list_filter = ["event__sport_key", "event__league", "event__country"]
+    search_fields = ["=coupon__id", "=event__id", "event__league"]
+    list_select_related = ["coupon", "event"]
+    raw_id_fields = ["coupon"]
+    autocomplete_fields = ["event"]
+
+    @admin.display(description="coupon", ordering="coupon")
+    def coupon_link(self, selection):
+        return _change_link(selection.coupon)
+
+    @admin.display(description="event", ordering="event")
+    def event_link(self, selection):
+        return _change_link(selection.event)
+
+    @admin.display(description="sport", ordering="event__sport_key")
+    def sport(self, selection):
+        return selection.event.sport
+
+
+class MissingReferenceInline(admin.TabularInline):
+    model = MissingReference
+    extra = 0
+    fields = ["kind", "ref_id"]
+
+
+@admin.register(ParkedCoupon)
+class ParkedCouponAdmin(admin.ModelAdmin):
+    """Coupons waiting for their user or events; kept editable so an operator can fix one."""
+
+    list_display = ["coupon_id", "parked_at", "waiting_for", "source"]
+    search_fields = ["=coupon_id", "source"]
+    list_filter = ["missing__kind"]
+    inlines = [MissingReferenceInline]
+    date_hierarchy = "parked_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("missing")
+
+    @admin.display(description="waiting for")
+    def waiting_for(self, parked):
+        return ", ".join(str(missing) for missing in parked.missing.all())
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    """A log of what went to dead-letter topics: read it, do not rewrite history."""
+
+    list_display = ["created_at", "topic", "partition", "offset", "key", "short_reason"]
+    list_filter = ["topic"]
+    search_fields = ["key", "reason", "topic"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        """Existing letters are history; a new one can still be written by hand."""
+        if obj is None:
+            return []
+        return ["topic", "partition", "offset", "key", "reason", "created_at"]
+
+    @admin.display(description="reason")
+    def short_reason(self, letter):
+        return letter.reason[:120]

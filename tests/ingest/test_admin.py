@@ -1,0 +1,132 @@
+"""The admin: every page of every ingest model renders, and search and filters find records."""
+
+import pytest
+from django.urls import reverse
+
+from ingest.models import (
+    Coupon,
+    DeadLetter,
+    Event,
+    MissingReference,
+    ParkedCoupon,
+    ParticipantPair,
+    Selection,
+    User,
+)
+from tests.factories import CouponFactory, EventFactory, UserFactory
+
+MODELS = [User, ParticipantPair, Event, Coupon, Selection, ParkedCoupon, DeadLetter]
+
+
+@pytest.fixture
+def records(db):
+    """A little of everything, so list columns and links have something to show."""
+    football = EventFactory(sport="Football", league="Premier League", country="GB")
+    tennis = EventFactory(sport="tennis", league="ATP", country="FR")
+    user = UserFactory(country="GR", currency="EUR")
+    coupon = CouponFactory(user=user, selections=[(football, "1.8"), (tennis, "2.5")])
+    parked = ParkedCoupon.objects.create(
+        coupon_id=777, payload={"id": 777, "user_id": 1}, source="coupons/0/5"
+    )
+    MissingReference.objects.create(parked=parked, kind="user", ref_id=1)
+    letter = DeadLetter.objects.create(
+        topic="users", partition=0, offset=3, key="9", reason="birth_year: Must be between"
+    )
+    return {
+        User: user,
+        ParticipantPair: football.participants,
+        Event: football,
+        Coupon: coupon,
+        Selection: coupon.selections.first(),
+        ParkedCoupon: parked,
+        DeadLetter: letter,
+    }
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    admin = django_user_model.objects.create_superuser("admin", "admin@example.com", "pw")
+    client.force_login(admin)
+    return client
+
+
+def _url(model, page, *args):
+    return reverse(f"admin:ingest_{model._meta.model_name}_{page}", args=args)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_changelist_add_and_change_pages_render(admin_client, records, model):
+    assert admin_client.get(_url(model, "changelist")).status_code == 200
+    assert admin_client.get(_url(model, "add")).status_code == 200
+    assert admin_client.get(_url(model, "change", records[model].pk)).status_code == 200
+
+
+def test_user_list_links_to_the_users_coupons(admin_client, records):
+    page = admin_client.get(_url(User, "changelist")).content.decode()
+    assert f"user__id__exact={records[User].pk}" in page
+
+
+def test_coupon_page_shows_its_selections_inline(admin_client, records):
+    coupon = records[Coupon]
+    page = admin_client.get(_url(Coupon, "change", coupon.pk)).content.decode()
+    assert 'name="selections-TOTAL_FORMS"' in page
+    assert _url(User, "change", coupon.user_id) in page
+
+
+def test_event_search_finds_by_participant_and_league(admin_client, records):
+    event = records[Event]
+    response = admin_client.get(_url(Event, "changelist"), {"q": event.participants.home})
+    assert list(response.context["cl"].result_list) == [event]
+    response = admin_client.get(_url(Event, "changelist"), {"q": "ATP"})
+    assert [e.league for e in response.context["cl"].result_list] == ["ATP"]
+
+
+def test_search_by_id_ignores_words(admin_client, records):
+    user = records[User]
+    response = admin_client.get(_url(User, "changelist"), {"q": str(user.pk)})
+    assert list(response.context["cl"].result_list) == [user]
+    assert admin_client.get(_url(User, "changelist"), {"q": "nobody"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("model", "query", "expected"),
+    [
+        (Event, {"sport_key": "tennis"}, 1),
+        (Event, {"league": "Premier League"}, 1),
+        (Event, {"country": "FR"}, 1),
+        (Event, {"status": "open"}, 2),
+        (Event, {"status": "ended"}, 0),
+        (User, {"country": "GR"}, 1),
+        (User, {"currency": "USD"}, 0),
+        (User, {"gender": "F"}, None),
+        (Coupon, {"selections__event__sport_key": "football"}, 1),
+        (Coupon, {"user__currency": "EUR"}, 1),
+        (Selection, {"event__sport_key": "tennis"}, 1),
+    ],
+)
+def test_list_filters(admin_client, records, model, query, expected):
+    response = admin_client.get(_url(model, "changelist"), query)
+    assert response.status_code == 200
+    if expected is not None:
+        assert len(response.context["cl"].result_list) == expected
+
+
+def test_event_can_be_edited_in_the_admin(admin_client, records):
+    event = records[Event]
+    response = admin_client.post(
+        _url(Event, "change", event.pk),
+        {
+            "id": event.pk,
+            "begin_timestamp_0": "2030-01-01",
+            "begin_timestamp_1": "10:00:00",
+            "end_timestamp_0": "2030-01-01",
+            "end_timestamp_1": "12:00:00",
+            "country": "GR",
+            "league": "Superleague",
+            "sport": "BASKETBALL",
+            "participants": event.participants_id,
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].errors
+    event.refresh_from_db()
+    assert (event.sport, event.sport_key) == ("BASKETBALL", "basketball")
