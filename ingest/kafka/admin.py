@@ -1,0 +1,65 @@
+"""Topic administration: make sure every record topic and its dead-letter topic exist.
+
+Producers and consumers call `ensure_topics` at start so a fresh broker (the
+embedded one starts empty) has the topics with the configured partition
+count, rather than whatever a broker's auto-create would choose.
+"""
+
+import logging
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+from django.conf import settings
+
+from ingest.kafka.topics import RECORD_KINDS, dead_letter_topic, topic_name
+
+logger = logging.getLogger(__name__)
+
+
+def admin_client(bootstrap_servers: str | None = None) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS})
+
+
+def topic_names(kinds: Iterable[str] = RECORD_KINDS) -> list[str]:
+    """The topics for `kinds` and their dead-letter topics."""
+    names = []
+    for kind in kinds:
+        names += [topic_name(kind), dead_letter_topic(topic_name(kind))]
+    return names
+
+
+def ensure_topics(
+    bootstrap_servers: str | None = None,
+    kinds: Iterable[str] = RECORD_KINDS,
+    *,
+    partitions: int | None = None,
+    timeout: float = 15.0,
+) -> list[str]:
+    """Create the topics of `kinds` (and their .dlq) that do not exist yet; return those created.
+
+    Idempotent: existing topics are left as they are, and a concurrent
+    creation by another process ("topic already exists") counts as success.
+    """
+    admin = admin_client(bootstrap_servers)
+    wanted = topic_names(kinds)
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [name for name in wanted if name not in existing]
+    if not missing:
+        return []
+    partitions = partitions or settings.KAFKA_TOPIC_PARTITIONS
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing],
+        request_timeout=timeout,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+            created.append(name)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    if created:
+        logger.info("created topics %s (%d partitions each)", ", ".join(created), partitions)
+    return created
