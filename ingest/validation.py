@@ -232,7 +232,10 @@ def describe_errors(errors, prefix="") -> str:
     if isinstance(errors, dict):
         parts = []
         for field, detail in errors.items():
-            name = f"{prefix}.{field}" if prefix else str(field)
+            if isinstance(field, int):  # DRF keys a list's item errors by index
+                name = f"{prefix}[{field}]"
+            else:
+                name = f"{prefix}.{field}" if prefix else str(field)
             parts.append(describe_errors(detail, name))
         return "; ".join(parts)
     if isinstance(errors, list) and errors and not all(isinstance(e, str) for e in errors):
