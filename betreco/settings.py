@@ -28,6 +28,29 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Production security (SPEC §8): on when DEBUG is off, so that
+# `manage.py check --deploy` is clean with the defaults. Behind a proxy that
+# terminates TLS, set TRUST_X_FORWARDED_PROTO=1; with no TLS at all (the
+# compose file), SECURE_SSL_REDIRECT=0. Health probes are never redirected.
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Writes (data API POSTs, producer endpoints) need a token when this is on
+# (default: in production): an API key from API_KEYS, sent as
+# `Authorization: Bearer <key>` or `Token <key>`, or a DRF token. Reads stay open.
+REQUIRE_WRITE_TOKEN = env.bool("REQUIRE_WRITE_TOKEN", default=not DEBUG)
+API_KEYS = env.list("API_KEYS", default=[])
+
 # "api" serves the data API; "producer" serves the seed-compatible
 # POST /users, /events, /coupons that publish to Kafka.
 BETRECO_ROLE = env.str("BETRECO_ROLE", default="api")
@@ -59,7 +82,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "betreco.urls"
+ROOT_URLCONF = "betreco.producer_urls" if BETRECO_ROLE == "producer" else "betreco.urls"
 # Paths work with and without a trailing slash: the URL patterns accept
 # both, so no redirect (which would lose a POST body) is needed.
 APPEND_SLASH = False
@@ -130,11 +153,21 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "betreco.auth.ApiKeyAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_PERMISSION_CLASSES": ["betreco.auth.ReadOpenWritesNeedToken"],
     "EXCEPTION_HANDLER": "ingest.errors.exception_handler",
 }
+
+if not DEBUG:
+    # Throttling of anonymous requests, in production only (SPEC §8).
+    REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["rest_framework.throttling.AnonRateThrottle"]
+    REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+        "anon": env.str("THROTTLE_ANON_RATE", default="300/minute")
+    }
+    REST_FRAMEWORK["NUM_PROXIES"] = env.int("THROTTLE_NUM_PROXIES", default=None)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "betreco",
@@ -173,13 +206,22 @@ RECOMMENDATION_ENGINE = env.str(
 )
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), for log shippers.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
