@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from betreco.routing import slash_optional
+from ingest.producer_urls import produce_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,4 +15,5 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("", include("recommendations.urls")),
     path("", include("ingest.urls")),
+    *produce_urlpatterns,
 ]

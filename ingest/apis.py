@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import selectors, services
+from ingest.kafka.producer import broker_status
 from ingest.models import Coupon, Event, User
 from ingest.serializers import CouponOutput, EventOutput, UserOutput
 from ingest.validation import CouponInput, EventInput, UserInput
@@ -133,14 +134,14 @@ class HealthApi(APIView):
 
 
 class ReadinessApi(APIView):
-    """The database (and, once the pipeline runs, the broker) can be reached."""
+    """The database and the Kafka broker can be reached."""
 
     authentication_classes = []
     permission_classes = []
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
-        checks = {"database": _database_ready()}
+        checks = {"database": _database_ready(), "broker": broker_status()}
         ready = all(check == "ok" for check in checks.values())
         return Response(
             {"status": "ready" if ready else "unavailable", "checks": checks},

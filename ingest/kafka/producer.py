@@ -1,0 +1,211 @@
+"""Publishing validated records to Kafka, and the broker check behind /readyz.
+
+One confluent-kafka Producer per process, created on first use: idempotent,
+`acks=all`, a short linger. `publish_records` waits for the broker's
+acknowledgement of every record, bounded by `KAFKA_PRODUCE_TIMEOUT`, and
+raises `BrokerUnavailable` when any record was not acknowledged in time. The
+producer's own message timeout equals that bound, so a record we gave up on
+also fails inside librdkafka and is never delivered after we answered 503.
+
+A process forked after the producer was made (gunicorn workers) gets a new
+one, as does a change of bootstrap servers or timeout (tests override them).
+"""
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+
+from ingest.kafka.topics import SCHEMA_VERSION, Header, topic_name
+
+logger = logging.getLogger(__name__)
+
+# Time allowed past the producer's own message timeout for its report to arrive.
+REPORT_GRACE_SECONDS = 2.0
+BROKER_CHECK_TIMEOUT_SECONDS = 1.0
+BROKER_CHECK_CACHE_SECONDS = 2.0
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not acknowledge every record in time; the request may be retried."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where the broker stored one record."""
+
+    id: int
+    topic: str
+    partition: int
+    offset: int
+
+
+_lock = threading.Lock()
+_producer: Producer | None = None
+_producer_key: tuple | None = None
+
+
+def _config(bootstrap_servers: str, timeout_ms: int) -> dict:
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        # A record not acknowledged within the request's bound fails here too,
+        # so it can never be stored later than the 503 we answered.
+        "message.timeout.ms": timeout_ms,
+        "request.timeout.ms": min(timeout_ms, 30_000),
+        "socket.connection.setup.timeout.ms": min(timeout_ms, 2_000),
+        "reconnect.backoff.max.ms": 1_000,
+        "error_cb": _on_error,
+        "logger": logging.getLogger("ingest.kafka.librdkafka"),
+    }
+
+
+def _on_error(error: KafkaError) -> None:
+    """librdkafka's global errors: a fatal one makes the next publish build a new producer."""
+    global _producer_key
+    if error.fatal():
+        logger.error("fatal Kafka producer error; the next publish makes a new producer: %s", error)
+        _producer_key = None  # not reset_producer(): this runs inside the producer's poll
+    elif error.code() == KafkaError._ALL_BROKERS_DOWN:
+        logger.warning("Kafka producer: %s", error.str())
+    else:
+        logger.debug("Kafka producer: %s", error.str())
+
+
+def get_producer() -> Producer:
+    """This process's producer for the current settings, created on first use."""
+    global _producer, _producer_key
+    timeout_ms = max(int(settings.KAFKA_PRODUCE_TIMEOUT * 1000), 100)
+    key = (os.getpid(), settings.KAFKA_BOOTSTRAP_SERVERS, timeout_ms)
+    with _lock:
+        if _producer is None or _producer_key != key:
+            _discard(_producer if _producer_key and _producer_key[0] == os.getpid() else None)
+            _producer = Producer(_config(settings.KAFKA_BOOTSTRAP_SERVERS, timeout_ms))
+            _producer_key = key
+        return _producer
+
+
+def reset_producer() -> None:
+    """Drop this process's producer (undelivered messages are purged); the next use makes one."""
+    global _producer, _producer_key
+    with _lock:
+        if _producer_key and _producer_key[0] == os.getpid():
+            _discard(_producer)
+        _producer, _producer_key = None, None
+
+
+def _discard(producer: Producer | None) -> None:
+    if producer is None:
+        return
+    producer.purge(in_queue=True, in_flight=True, blocking=False)
+    producer.flush(0)
+
+
+def encode(record: dict) -> bytes:
+    """A validated record as UTF-8 JSON: ISO 8601 datetimes, decimals as strings."""
+    return json.dumps(record, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+class _Deliveries:
+    """Delivery reports for one publish call, filled in by librdkafka's callbacks."""
+
+    def __init__(self, count: int):
+        self.receipts: list[Receipt | None] = [None] * count
+        self.errors: list[str] = []
+        self.pending = count
+        self._lock = threading.Lock()  # reports may be served by any thread that polls
+
+    def callback(self, index: int, record_id: int):
+        def on_delivery(error, message) -> None:
+            with self._lock:
+                self.pending -= 1
+                if error is not None:
+                    self.errors.append(f"record {index} (id {record_id}): {error.str()}")
+                else:
+                    self.receipts[index] = Receipt(
+                        record_id, message.topic(), message.partition(), message.offset()
+                    )
+
+        return on_delivery
+
+
+def publish_records(kind: str, records: list[dict]) -> list[Receipt]:
+    """Publish validated records of `kind`; return a receipt each once the broker has them all.
+
+    Raises BrokerUnavailable when the broker refuses or does not acknowledge
+    any of them within KAFKA_PRODUCE_TIMEOUT.
+    """
+    topic = topic_name(kind)
+    producer = get_producer()
+    deliveries = _Deliveries(len(records))
+    headers = [(Header.SCHEMA.value, kind), (Header.SCHEMA_VERSION.value, SCHEMA_VERSION)]
+    try:
+        for index, record in enumerate(records):
+            producer.produce(
+                topic,
+                key=str(record["id"]),
+                value=encode(record),
+                headers=headers,
+                on_delivery=deliveries.callback(index, record["id"]),
+            )
+    except (BufferError, KafkaException) as error:
+        raise BrokerUnavailable(f"Kafka refused the records: {error}") from error
+    _await(producer, deliveries)
+    if deliveries.errors or deliveries.pending:
+        raise BrokerUnavailable(_failure_message(len(records), deliveries))
+    return deliveries.receipts
+
+
+def _await(producer: Producer, deliveries: _Deliveries) -> None:
+    """Serve delivery reports until every record of this call has one, or the bound passes."""
+    deadline = time.monotonic() + settings.KAFKA_PRODUCE_TIMEOUT + REPORT_GRACE_SECONDS
+    while deliveries.pending > 0:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            logger.error("no delivery report in time; purging the producer's queue")
+            reset_producer()
+            return
+        producer.poll(min(remaining, 0.1))
+
+
+def _failure_message(total: int, deliveries: _Deliveries) -> str:
+    failed = deliveries.pending + len(deliveries.errors)
+    reason = deliveries.errors[0] if deliveries.errors else "no acknowledgement"
+    return (
+        f"Kafka did not acknowledge {failed} of {total} record(s) within "
+        f"{settings.KAFKA_PRODUCE_TIMEOUT:g} s ({reason}). The request was not accepted; "
+        "retry it (records are keyed by id, so a retried record is stored once)."
+    )
+
+
+_broker_check = {"at": 0.0, "key": None, "result": ""}
+_broker_check_lock = threading.Lock()
+
+
+def broker_status() -> str:
+    """'ok' when the broker answers a metadata request, else 'unavailable: why' (cached 2 s)."""
+    key = settings.KAFKA_BOOTSTRAP_SERVERS
+    with _broker_check_lock:
+        fresh = time.monotonic() - _broker_check["at"] < BROKER_CHECK_CACHE_SECONDS
+        if fresh and _broker_check["key"] == key:
+            return _broker_check["result"]
+        # Its connection errors are the answer (in /readyz), not log lines.
+        admin = AdminClient(
+            {"bootstrap.servers": key, "socket.connection.setup.timeout.ms": 1000, "log_level": 2}
+        )
+        try:
+            admin.list_topics(timeout=BROKER_CHECK_TIMEOUT_SECONDS)
+            result = "ok"
+        except KafkaException as error:
+            result = f"unavailable: {error.args[0].str() if error.args else error}"
+        _broker_check.update(at=time.monotonic(), key=key, result=result)
+        return result
