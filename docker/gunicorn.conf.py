@@ -1,0 +1,73 @@
+"""Gunicorn settings for the API and producer roles (`gunicorn -c docker/gunicorn.conf.py ...`).
+
+Everything a deployment tunes comes from the environment:
+PORT (8098; the producer role uses 8099), HOST (0.0.0.0), WEB_CONCURRENCY
+(worker processes, 2), GUNICORN_THREADS (threads per worker, 4),
+GUNICORN_TIMEOUT (30 s per request) and GUNICORN_GRACEFUL_TIMEOUT (25 s to
+finish in-flight requests after SIGTERM, under the compose stop_grace_period).
+Access and error logs go to stdout/stderr, where the container runtime
+collects them; with LOG_FORMAT=json they are JSON lines like Django's.
+"""
+
+import os
+
+host = os.environ.get("HOST", "0.0.0.0")
+port = int(os.environ.get("PORT", "8098"))
+bind = [f"{host}:{port}"]
+
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
+keepalive = 5
+
+# Restart workers now and then so a slow leak cannot grow without bound;
+# the jitter keeps them from restarting all at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
+max_requests_jitter = max_requests // 10
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+# Heartbeat files on tmpfs: a container's overlay /tmp can stall workers.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+
+# The runtime control socket is not used; several servers on one host would
+# otherwise share its default path under $HOME.
+control_socket_disable = True
+
+if os.environ.get("LOG_FORMAT", "plain") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            }
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            },
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "loggers": {
+            "gunicorn.error": {
+                "handlers": ["stderr"],
+                "level": loglevel.upper(),
+                "propagate": False,
+            },
+            "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        },
+    }
