@@ -178,9 +178,11 @@ def _store_coupons(records: list[dict]) -> list[int]:
     )
     Selection.objects.bulk_create(
         [
-            Selection(coupon_id=pk, event_id=event_id, odds=odds)
-            for pk in changed_selections
-            for event_id, odds in wanted[pk]
+            # In the order the coupon lists them, so they read back that way.
+            Selection(coupon_id=r["id"], event_id=s["event_id"], odds=s["odds"])
+            for r in records
+            if r["id"] in changed_selections
+            for s in r["selections"]
         ],
         update_conflicts=True,
         unique_fields=["coupon", "event"],
