@@ -1,0 +1,157 @@
+"""docker/compose.yaml and docker/Dockerfile name only things that exist in the project.
+
+No Docker engine runs here, so these tests check what `docker compose up`
+would trip over: a file Compose rejects, a command, module, port or
+variable the project does not have.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import get_commands
+
+from ingest.kafka.topics import DEAD_LETTER_SUFFIX, RECORD_KINDS
+from tests.production import compose
+
+BIN = Path(sys.executable).parent
+READ_BY_PROJECT = (compose.REPO / "betreco" / "settings.py").read_text() + (
+    compose.REPO / "docker" / "gunicorn.conf.py"
+).read_text()
+SERVICES = compose.our_services(compose.load({"SECRET_KEY": "x"}))
+
+
+def test_compose_file_is_valid_against_the_compose_specification():
+    # The schema ships inside check-jsonschema: this needs no network.
+    result = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", compose.COMPOSE_FILE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_refuses_to_start_without_a_secret_key():
+    with pytest.raises(compose.MissingVariable, match="SECRET_KEY"):
+        compose.load({})
+
+
+def test_every_manage_py_command_the_services_run_exists():
+    commands = [
+        s["command"] for s in SERVICES.values() if s["command"][:2] == ["python", "manage.py"]
+    ]
+    assert {command[2] for command in commands} >= {"migrate", "consume_topic"}
+    missing = {command[2] for command in commands} - set(get_commands())
+    assert not missing, f"manage.py has no command {missing}"
+
+
+def test_the_image_and_the_web_services_run_gunicorn_with_the_config_file():
+    image_command = re.search(r"^CMD (\[.*\])$", compose.DOCKERFILE.read_text(), re.M)[1]
+    web = {name: s["command"] for name, s in SERVICES.items() if s["command"][0] == "gunicorn"}
+    assert set(web) == {"api", "producer"}
+    for command in web.values():
+        assert str(command).replace("'", '"') == image_command
+        assert (compose.REPO / command[command.index("--config") + 1]).is_file()
+
+
+@pytest.mark.parametrize("service", ["api", "producer"])
+def test_gunicorn_loads_the_wsgi_app_with_the_service_environment(service, tmp_path):
+    command = SERVICES[service]["command"]
+    env = {
+        **os.environ,
+        **compose.environment(SERVICES[service]),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        [BIN / command[0], "--check-config", *command[1:]],
+        cwd=compose.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_variable_the_services_set_is_read_by_the_project():
+    names = {name for s in SERVICES.values() for name in compose.environment(s)}
+    unread = sorted(name for name in names if f'"{name}"' not in READ_BY_PROJECT)
+    assert not unread, f"compose sets variables nothing reads: {unread}"
+
+
+def test_every_variable_the_image_sets_is_read_by_the_project():
+    dockerfile = compose.DOCKERFILE.read_text()
+    block = re.findall(r"^ENV ((?:.*\\\n)*.*)$", dockerfile, re.M)[-1]
+    names = re.findall(r"([A-Z_]+)=", block)
+    ours = [n for n in names if not n.startswith(("PYTHON", "PIP_", "DJANGO_SETTINGS_MODULE"))]
+    assert {"DEBUG", "PORT", "DATABASE_URL"} <= set(ours)
+    assert all(f'"{name}"' in READ_BY_PROJECT for name in ours)
+
+
+def test_each_web_role_publishes_and_health_checks_its_own_port():
+    exposed = re.search(r"^EXPOSE (.*)$", compose.DOCKERFILE.read_text(), re.M)[1].split()
+    for service, port in [("api", "8098"), ("producer", "8099")]:
+        assert compose.environment(SERVICES[service])["PORT"] == port
+        assert SERVICES[service]["ports"] == [f"{port}:{port}"]
+        assert port in exposed
+        assert "/healthz" in " ".join(SERVICES[service]["healthcheck"]["test"])
+    assert compose.environment(SERVICES["producer"])["BETRECO_ROLE"] == "producer"
+
+
+def test_each_consumer_reads_its_topic_from_the_seeds_topics_variable():
+    consumers = {n: s for n, s in SERVICES.items() if n.startswith("consumer-")}
+    assert {compose.environment(s)["TOPICS"] for s in consumers.values()} == set(RECORD_KINDS)
+    for service in consumers.values():
+        assert service["command"] == ["python", "manage.py", "consume_topic"]
+        # Long enough for consume_topic to finish its batch and commit on SIGTERM.
+        assert service["stop_signal"] == "SIGTERM"
+        assert int(service["stop_grace_period"].rstrip("s")) >= 30
+
+
+def test_services_start_in_order_and_pass_signals_to_python():
+    services = compose.load({"SECRET_KEY": "x"})["services"]
+    assert services["kafka-init"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert "kafka-broker-api-versions.sh" in str(services["kafka"]["healthcheck"]["test"])
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name, service in SERVICES.items():
+        assert service["init"] is True
+        assert "betreco-data:/data" in service["volumes"]
+        if name != "migrate":
+            assert service["depends_on"]["migrate"] == {
+                "condition": "service_completed_successfully"
+            }
+            assert service["restart"] == "unless-stopped"
+
+
+def test_topic_init_creates_every_record_topic_and_its_dead_letter_topic():
+    script = compose.load({"SECRET_KEY": "x"})["services"]["kafka-init"]["command"][0]
+    assert f"for kind in {' '.join(RECORD_KINDS)};" in script
+    assert f'"${{KAFKA_TOPIC_PREFIX}}${{kind}}{DEAD_LETTER_SUFFIX}"' in script
+    assert '--partitions "${KAFKA_TOPIC_PARTITIONS}"' in script
+
+
+def test_every_database_url_the_file_documents_is_one_django_can_use():
+    import environ
+
+    postgres_url = re.search(r"DATABASE_URL=(postgres://\S+)", compose.COMPOSE_FILE.read_text())[1]
+    default_url = compose.environment(SERVICES["api"])["DATABASE_URL"]
+    assert environ.Env.db_url_config(postgres_url)["ENGINE"] == "django.db.backends.postgresql"
+    assert environ.Env.db_url_config(default_url)["NAME"] == "/data/betreco.sqlite3"
+
+
+def test_the_final_image_is_slim_pinned_and_runs_as_a_non_root_user():
+    dockerfile = compose.DOCKERFILE.read_text()
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-bookworm$", dockerfile, re.M)
+    final_stage = dockerfile.split("\nFROM ")[-1]
+    assert "build-essential" in dockerfile
+    assert "build-essential" not in final_stage
+    assert "apt-get install" not in final_stage
+    assert re.search(r"^USER betreco$", final_stage, re.M)
+    for source in re.findall(r"^COPY (?!--from)(\S+) ", final_stage, re.M):
+        assert (compose.REPO / source).exists()
+    assert "collectstatic" in get_commands()
