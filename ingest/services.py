@@ -12,7 +12,7 @@ for.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -209,12 +209,13 @@ def _store_coupons(records: list[dict]) -> list[int]:
     return changed_ids
 
 
-def _park(records: list[dict], missing: dict, source: str) -> None:
+def _park(records: list[dict], missing: dict, source: str | Mapping[int, str]) -> None:
     ids = [r["id"] for r in records]
     encoded = {r["id"]: json.loads(json.dumps(r, cls=DjangoJSONEncoder)) for r in records}
+    sources = source if isinstance(source, Mapping) else dict.fromkeys(ids, source)
     MissingReference.objects.filter(parked_id__in=ids).delete()
     ParkedCoupon.objects.bulk_create(
-        [ParkedCoupon(coupon_id=pk, payload=encoded[pk], source=source) for pk in ids],
+        [ParkedCoupon(coupon_id=pk, payload=encoded[pk], source=sources.get(pk, "")) for pk in ids],
         update_conflicts=True,
         unique_fields=["coupon_id"],
         update_fields=["payload", "source"],
@@ -229,8 +230,13 @@ def _park(records: list[dict], missing: dict, source: str) -> None:
 
 
 @transaction.atomic
-def coupons_store(*, records: Iterable[dict], source: str = "") -> StoreResult:
-    """Store coupons whose user and events exist; park the others until they do."""
+def coupons_store(*, records: Iterable[dict], source: str | Mapping[int, str] = "") -> StoreResult:
+    """Store coupons whose user and events exist; park the others until they do.
+
+    `source` says where the records came from (a consumer passes each
+    coupon's 'topic/partition/offset' by id), for the dead letter of a
+    coupon that waits too long.
+    """
     records = _last_per_id(records)
     missing = missing_references(records)
     ready = [r for r in records if r["id"] not in missing]
@@ -267,7 +273,16 @@ def release_parked(
     arrivals committed concurrently by another process.
     """
     if everything:
-        candidates = list(ParkedCoupon.objects.values_list("coupon_id", flat=True))
+        # Only coupons for which something they waited for exists now can
+        # be ready: found in SQL, not by re-validating every parked payload.
+        candidates = list(
+            MissingReference.objects.filter(
+                Q(kind="user", ref_id__in=User.objects.values("id"))
+                | Q(kind="event", ref_id__in=Event.objects.values("id"))
+            )
+            .values_list("parked_id", flat=True)
+            .distinct()
+        )
     else:
         candidates = list(
             MissingReference.objects.filter(
@@ -304,7 +319,7 @@ def store_batch(
     users: Iterable[dict] = (),
     events: Iterable[dict] = (),
     coupons: Iterable[dict] = (),
-    source: str = "",
+    source: str | Mapping[int, str] = "",
 ) -> StoreResult:
     """Store a consumed batch of any kinds in one transaction, releasing what it unblocks."""
     users, events, coupons = list(users), list(events), list(coupons)
@@ -323,10 +338,11 @@ def store_batch(
 @transaction.atomic
 def expire_parked(*, max_age: timedelta) -> list[ParkedCoupon]:
     """Remove and return parked coupons older than `max_age`, for dead-lettering."""
+    # skip_locked: two consumers expiring at once (PostgreSQL) do not both dead-letter a coupon.
     expired = list(
-        ParkedCoupon.objects.filter(parked_at__lt=timezone.now() - max_age).prefetch_related(
-            "missing"
-        )
+        ParkedCoupon.objects.filter(parked_at__lt=timezone.now() - max_age)
+        .select_for_update(skip_locked=True)
+        .prefetch_related("missing")
     )
     ParkedCoupon.objects.filter(coupon_id__in=[p.coupon_id for p in expired]).delete()
     return expired

@@ -1,0 +1,67 @@
+"""Waiting out an outage: retry one step with capped exponential backoff (SPEC §6).
+
+A consumer must neither skip a batch nor crash-loop when the database or
+the broker is unavailable for a while, so the step that failed is retried,
+the same batch each time, until it succeeds or the process is told to stop.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
+
+logger = logging.getLogger(__name__)
+
+FIRST_DELAY = 0.5
+MAX_DELAY = 30.0
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+class Stopped(Exception):
+    """The process was told to stop while waiting for an outage to end."""
+
+
+def drop_database_connections() -> None:
+    """Close every connection, so the next query opens a fresh one (after an outage)."""
+    for connection in connections.all(initialized_only=True):
+        try:
+            connection.close()
+        except DATABASE_UNAVAILABLE:
+            logger.debug("closing a broken database connection failed", exc_info=True)
+    close_old_connections()
+
+
+def sleep_unless_stopped(seconds: float, should_stop: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if should_stop():
+            raise Stopped
+        time.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
+
+
+def retry(
+    step: Callable[[], object],
+    *,
+    what: str,
+    retry_on: tuple[type[BaseException], ...],
+    should_stop: Callable[[], bool],
+    on_failure: Callable[[], None] = lambda: None,
+    max_delay: float = MAX_DELAY,
+):
+    """Run `step` until it does not raise one of `retry_on`; raise Stopped if told to stop."""
+    delay, attempt = FIRST_DELAY, 1
+    while True:
+        try:
+            result = step()
+        except retry_on as error:
+            on_failure()
+            logger.warning(
+                "%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, error, delay
+            )
+            sleep_unless_stopped(delay, should_stop)
+            delay, attempt = min(delay * 2, max_delay), attempt + 1
+            continue
+        if attempt > 1:
+            logger.info("%s succeeded after %d attempts", what, attempt)
+        return result

@@ -1,0 +1,91 @@
+"""One consumed batch: decode and validate each message, then store all of it in one transaction.
+
+Decoding and validation need no database, so they run once per batch;
+`store` is the part a consumer retries when the database is unavailable.
+Messages of any topic may share a batch: users, events and coupons are
+stored together (users and events first), which is what lets one process
+consume several topics.
+"""
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from ingest import services
+from ingest.kafka.dead_letter import Failure, message_source, record_dead_letters
+from ingest.kafka.envelope import DecodeError, decode
+from ingest.validation import INPUT_SERIALIZERS, MAX_ID, InvalidRecord, validate_record
+
+INVALID_RECORD = "invalid-record"
+
+
+@dataclass
+class Batch:
+    """Valid records by kind, what cannot be stored, and the offsets to commit afterwards."""
+
+    records: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    coupon_sources: dict[int, str] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    size: int = 0
+
+    @property
+    def valid_count(self) -> int:
+        return sum(len(records) for records in self.records.values())
+
+
+def stable_id(source: str) -> int:
+    """An id for a record that arrived without one, the same on every replay of its message."""
+    digest = hashlib.blake2b(source.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % MAX_ID + 1
+
+
+def _with_id(kind: str, record: dict, source: str) -> dict:
+    alias = INPUT_SERIALIZERS[kind].id_alias
+    if record.get("id") is None and record.get(alias) is None:
+        return {**record, "id": stable_id(source)}
+    return record
+
+
+def prepare(messages) -> Batch:
+    """Decode and validate consumed messages (those without a Kafka error) into a Batch."""
+    batch = Batch()
+    for message in messages:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        batch.size += 1
+        batch.next_offsets[(topic, partition)] = max(
+            offset + 1, batch.next_offsets.get((topic, partition), 0)
+        )
+        source = message_source(topic, partition, offset)
+        try:
+            kind, data = decode(message.value(), topic=topic, headers=message.headers())
+            record = validate_record(kind, _with_id(kind, data, source))
+        except DecodeError as error:
+            batch.failures.append(
+                Failure.of_message(message, error=str(error), error_kind=error.error_kind)
+            )
+            continue
+        except InvalidRecord as error:
+            batch.failures.append(
+                Failure.of_message(message, error=str(error), error_kind=INVALID_RECORD)
+            )
+            continue
+        batch.records[kind].append(record)
+        if kind == "coupons":
+            batch.coupon_sources[record["id"]] = source
+    return batch
+
+
+@transaction.atomic
+def store(batch: Batch) -> services.StoreResult:
+    """Store the batch's records and its dead-letter rows in one transaction."""
+    result = services.store_batch(
+        users=batch.records["users"],
+        events=batch.records["events"],
+        coupons=batch.records["coupons"],
+        source=batch.coupon_sources,
+    )
+    record_dead_letters(batch.failures)
+    return result

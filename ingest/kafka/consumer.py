@@ -1,0 +1,304 @@
+"""The consumer loop (SPEC §6): consume a batch, store it in one transaction, then commit.
+
+Each iteration:
+
+1. `consume` up to `batch_size` messages of any subscribed topic;
+2. decode and validate them (`batch.prepare`); what can never be stored
+   becomes a dead letter;
+3. store the valid records and the dead-letter rows in one transaction,
+   retried with backoff while the database is unavailable;
+4. produce the dead letters and wait for the broker's acknowledgement;
+5. commit the batch's offsets synchronously, only now.
+
+A crash at any point replays the uncommitted batch, which the idempotent
+upserts store as if for the first time. Every few seconds the loop logs a
+progress line, stores parked coupons whose references arrived (committed
+meanwhile by another process) and dead-letters those parked too long.
+
+The loop is written on confluent-kafka directly, not on a stream-processing
+library, because one process consumes several topics into one transaction
+per batch, dead letters carry their reason in headers, and a database
+outage must hold the same batch (not skip or crash) until it ends.
+"""
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+from ingest import services
+from ingest.kafka import batch as batches
+from ingest.kafka.admin import ensure_topics
+from ingest.kafka.backoff import (
+    DATABASE_UNAVAILABLE,
+    Stopped,
+    drop_database_connections,
+    retry,
+)
+from ingest.kafka.dead_letter import (
+    Failure,
+    dead_letter_producer,
+    publish_dead_letters,
+    record_dead_letters,
+)
+from ingest.kafka.lag import lag_by_topic
+from ingest.kafka.progress import Progress
+from ingest.kafka.topics import kind_of_topic
+from ingest.models import ParkedCoupon
+
+logger = logging.getLogger(__name__)
+
+MAINTENANCE_INTERVAL = 5.0
+KAFKA_ERROR_LOG_INTERVAL = 10.0
+DEAD_LETTER_TIMEOUT = 10.0
+
+
+@dataclass
+class ConsumerOptions:
+    """What to consume and when to stop; the defaults come from settings."""
+
+    topics: list[str]
+    group_id: str = field(default_factory=lambda: settings.KAFKA_CONSUMER_GROUP)
+    batch_size: int = field(default_factory=lambda: settings.CONSUMER_BATCH_SIZE)
+    max_messages: int | None = None  # stop after this many messages
+    until_idle: float | None = None  # stop after this many seconds without a message
+    poll_timeout: float = 1.0
+    bootstrap_servers: str = field(default_factory=lambda: settings.KAFKA_BOOTSTRAP_SERVERS)
+
+
+def consumer_config(options: ConsumerOptions) -> dict:
+    session_timeout = settings.KAFKA_SESSION_TIMEOUT_MS
+    return {
+        "bootstrap.servers": options.bootstrap_servers,
+        "group.id": options.group_id,
+        "client.id": f"betreco-consumer-{socket.gethostname()}-{os.getpid()}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": session_timeout,
+        "heartbeat.interval.ms": max(min(3000, session_timeout // 3), 100),
+        "partition.assignment.strategy": "cooperative-sticky",
+        "logger": logger,
+    }
+
+
+class ConsumerLoop:
+    """Consumes `options.topics` until stopped (`stop()`, e.g. from a signal handler)."""
+
+    def __init__(self, options: ConsumerOptions):
+        self.options = options
+        self.kinds = [kind_of_topic(topic) for topic in options.topics]
+        self.stopping = False
+        self.pending: dict[tuple[str, int], int] = {}  # stored, not yet committed
+        self.progress = Progress()
+        self.consumed = 0
+        self.last_activity = time.monotonic()
+        self.next_maintenance = 0.0
+        self.kafka_errors_logged: dict[int, float] = {}
+        self.consumer: Consumer | None = None
+        self.producer = None
+
+    def stop(self, *_args) -> None:
+        if not self.stopping:
+            logger.info("stopping: finishing the current batch, then committing and leaving")
+        self.stopping = True
+
+    def should_stop(self) -> bool:
+        return self.stopping
+
+    def run(self) -> int:
+        """Consume until stopped or a bound is reached; returns the number of messages handled."""
+        try:
+            retry(
+                lambda: ensure_topics(self.options.bootstrap_servers, self.kinds),
+                what="creating topics",
+                retry_on=(KafkaException,),
+                should_stop=self.should_stop,
+            )
+            self.producer = dead_letter_producer(self.options.bootstrap_servers)
+            self.consumer = Consumer(consumer_config(self.options))
+            self.consumer.subscribe(
+                self.options.topics,
+                on_assign=self._assigned,
+                on_revoke=self._revoked,
+                on_lost=self._lost,
+            )
+            logger.info(
+                "consuming %s as group %r, batches of up to %d",
+                ", ".join(self.options.topics),
+                self.options.group_id,
+                self.options.batch_size,
+            )
+            while not self._finished():
+                self._iteration()
+        except Stopped:
+            logger.info("stopped during an outage; the unfinished batch will be redelivered")
+        finally:
+            self._close()
+        return self.consumed
+
+    def _finished(self) -> bool:
+        options = self.options
+        if self.stopping:
+            return True
+        if options.max_messages is not None and self.consumed >= options.max_messages:
+            return True
+        idle = time.monotonic() - self.last_activity
+        return options.until_idle is not None and idle >= options.until_idle
+
+    def _iteration(self) -> None:
+        limit = self.options.batch_size
+        if self.options.max_messages is not None:
+            limit = min(limit, self.options.max_messages - self.consumed)
+        messages = self._without_kafka_errors(
+            self.consumer.consume(limit, timeout=self.options.poll_timeout)
+        )
+        if messages:
+            self.last_activity = time.monotonic()
+            self._handle(messages)
+        self._commit_pending()
+        self._maintain()
+        self.progress.maybe_log(self._lag, self._parked_count)
+
+    def _without_kafka_errors(self, messages: list) -> list:
+        good = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                good.append(message)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                self._log_kafka_error(error)
+        return good
+
+    def _log_kafka_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            raise KafkaException(error)
+        now = time.monotonic()
+        if now - self.kafka_errors_logged.get(error.code(), 0) >= KAFKA_ERROR_LOG_INTERVAL:
+            self.kafka_errors_logged[error.code()] = now
+            logger.warning("Kafka: %s (the client reconnects by itself)", error.str())
+
+    def _handle(self, messages: list) -> None:
+        """Store one batch, publish its dead letters, and mark its offsets for commit."""
+        batch = batches.prepare(messages)
+        close_old_connections()
+        retry(
+            lambda: batches.store(batch),
+            what=f"storing a batch of {batch.size}",
+            retry_on=DATABASE_UNAVAILABLE,
+            should_stop=self.should_stop,
+            on_failure=drop_database_connections,
+        )
+        retry(
+            lambda: publish_dead_letters(
+                self.producer, batch.failures, timeout=DEAD_LETTER_TIMEOUT
+            ),
+            what=f"publishing {len(batch.failures)} dead letters",
+            retry_on=(KafkaException, BufferError),
+            should_stop=self.should_stop,
+        )
+        self.consumed += batch.size
+        self.progress.batch_done(batch.size, len(batch.failures))
+        for position, offset in batch.next_offsets.items():
+            self.pending[position] = max(offset, self.pending.get(position, 0))
+
+    def _commit_pending(self, only: set | None = None) -> None:
+        """Commit stored offsets synchronously; on failure keep them for the next attempt."""
+        offsets = [
+            TopicPartition(topic, partition, offset)
+            for (topic, partition), offset in self.pending.items()
+            if only is None or (topic, partition) in only
+        ]
+        if not offsets:
+            return
+        try:
+            committed = self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as error:
+            logger.warning("committing offsets failed, will retry: %s", error)
+            return
+        for tp in committed or offsets:
+            if tp.error is None:
+                self.pending.pop((tp.topic, tp.partition), None)
+            else:
+                logger.warning("committing %s[%d] failed: %s", tp.topic, tp.partition, tp.error)
+
+    def _assigned(self, _consumer, partitions) -> None:
+        self.last_activity = time.monotonic()
+        logger.info("assigned %s", _describe(partitions))
+
+    def _revoked(self, _consumer, partitions) -> None:
+        """Commit what is stored of the partitions leaving us, then forget them."""
+        logger.info("revoked %s", _describe(partitions))
+        leaving = {(tp.topic, tp.partition) for tp in partitions}
+        self._commit_pending(only=leaving)
+        self._forget(leaving)
+
+    def _lost(self, _consumer, partitions) -> None:
+        logger.warning(
+            "lost %s (their uncommitted batch will be redelivered)", _describe(partitions)
+        )
+        self._forget({(tp.topic, tp.partition) for tp in partitions})
+
+    def _forget(self, positions: set) -> None:
+        for position in positions:
+            self.pending.pop(position, None)
+
+    def _maintain(self) -> None:
+        """Now and then: store parked coupons that became ready; dead-letter expired ones."""
+        now = time.monotonic()
+        if now < self.next_maintenance:
+            return
+        interval = min(MAINTENANCE_INTERVAL, max(settings.PARKED_TIMEOUT_SECONDS / 2, 0.5))
+        self.next_maintenance = now + interval
+        try:
+            if ParkedCoupon.objects.exists():
+                self._release_and_expire()
+        except DATABASE_UNAVAILABLE as error:
+            logger.warning("parked coupons not checked, the database is unavailable: %s", error)
+            drop_database_connections()
+        except KafkaException as error:
+            logger.warning("expired parked coupons not dead-lettered yet: %s", error)
+
+    def _release_and_expire(self) -> None:
+        released = services.release_parked(everything=True)
+        if released:
+            logger.info("stored %d parked coupons whose references arrived", len(released))
+        max_age = timedelta(seconds=settings.PARKED_TIMEOUT_SECONDS)
+        # One transaction: a dead letter that the broker did not take is not removed.
+        with transaction.atomic():
+            failures = [Failure.of_parked(p) for p in services.expire_parked(max_age=max_age)]
+            record_dead_letters(failures)
+            publish_dead_letters(self.producer, failures, timeout=DEAD_LETTER_TIMEOUT)
+        self.progress.dead_lettered += len(failures)
+
+    def _lag(self) -> dict[str, int] | None:
+        try:
+            report = lag_by_topic(self.consumer, self.consumer.assignment(), timeout=2.0)
+        except KafkaException:
+            return None
+        return {topic: row.lag for topic, row in report.items()}
+
+    def _parked_count(self) -> int | None:
+        try:
+            return ParkedCoupon.objects.count()
+        except DATABASE_UNAVAILABLE:
+            return None
+
+    def _close(self) -> None:
+        if self.consumer is not None:
+            self._commit_pending()
+            self.consumer.close()  # leaves the group at once
+        if self.producer is not None:
+            self.producer.flush(DEAD_LETTER_TIMEOUT)
+        drop_database_connections()
+        logger.info("consumer closed after %d messages", self.consumed)
+
+
+def _describe(partitions) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"

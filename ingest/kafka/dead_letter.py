@@ -1,0 +1,168 @@
+"""Dead letters: records that can never be stored go to `<topic>.dlq` with the reason (SPEC §5).
+
+A dead letter keeps the original key, value and headers and adds headers
+naming the error, its kind and the original topic, partition and offset.
+Each one is also recorded as a `DeadLetter` row (unique on its source, so a
+replayed batch does not count it twice) for `manage.py kafka_status`.
+
+Order of writes, so that nothing is lost: the rows are written in the
+batch's transaction; the messages are produced and flushed before the
+batch's offsets are committed. A crash in between replays the batch, which
+produces the dead letters again (at least once) and writes no second row.
+"""
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaException, Producer
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+
+from ingest.kafka.topics import SCHEMA_VERSION, Header, dead_letter_topic, topic_name
+from ingest.models import DeadLetter, ParkedCoupon
+
+logger = logging.getLogger(__name__)
+
+UNRESOLVED = "unresolved"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One message that goes to the dead-letter topic of `topic`, and why."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    value: bytes | None
+    error: str
+    error_kind: str
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @classmethod
+    def of_message(cls, message, *, error: str, error_kind: str) -> "Failure":
+        """A failure for a consumed confluent_kafka Message."""
+        return cls(
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            key=message.key(),
+            value=message.value(),
+            error=error,
+            error_kind=error_kind,
+            headers=list(message.headers() or []),
+        )
+
+    @classmethod
+    def of_parked(cls, parked: ParkedCoupon) -> "Failure":
+        """A failure for a parked coupon whose user or events never arrived."""
+        topic, partition, offset = parse_source(parked.source)
+        lacks = ", ".join(f"{m.kind} {m.ref_id}" for m in parked.missing.all())
+        return cls(
+            topic=topic or topic_name("coupons"),
+            partition=partition,
+            offset=offset,
+            key=str(parked.coupon_id).encode(),
+            value=json.dumps(parked.payload, cls=DjangoJSONEncoder).encode(),
+            error=(
+                f"coupon {parked.coupon_id} still lacks {lacks or 'its references'} "
+                f"after {settings.PARKED_TIMEOUT_SECONDS}s parked"
+            ),
+            error_kind=UNRESOLVED,
+            headers=[
+                (Header.SCHEMA.value, b"coupons"),
+                (Header.SCHEMA_VERSION.value, SCHEMA_VERSION.encode()),
+            ],
+        )
+
+    def dead_letter_headers(self) -> list[tuple[str, bytes]]:
+        added = {
+            Header.ERROR: self.error,
+            Header.ERROR_KIND: self.error_kind,
+            Header.ORIGINAL_TOPIC: self.topic,
+            Header.ORIGINAL_PARTITION: "" if self.partition is None else str(self.partition),
+            Header.ORIGINAL_OFFSET: "" if self.offset is None else str(self.offset),
+        }
+        return self.headers + [(name.value, text.encode()) for name, text in added.items()]
+
+
+def message_source(topic: str, partition: int, offset: int) -> str:
+    """Where a message came from, as ParkedCoupon.source keeps it: 'topic/partition/offset'."""
+    return f"{topic}/{partition}/{offset}"
+
+
+def parse_source(source: str) -> tuple[str | None, int | None, int | None]:
+    """The inverse of `message_source`; (None, None, None) for a record that came another way."""
+    topic, _, rest = (source or "").rpartition("/")
+    topic, _, partition = topic.rpartition("/")
+    if topic and partition.isdigit() and rest.isdigit():
+        return topic, int(partition), int(rest)
+    return None, None, None
+
+
+def record_dead_letters(failures: Iterable[Failure]) -> None:
+    """Write a DeadLetter row per failure; a replayed one (same source) is not written again."""
+    DeadLetter.objects.bulk_create(
+        [
+            DeadLetter(
+                topic=f.topic,
+                partition=f.partition,
+                offset=f.offset,
+                key=(f.key or b"").decode("utf-8", errors="replace")[:100],
+                reason=f"{f.error_kind}: {f.error}",
+            )
+            for f in failures
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def publish_dead_letters(producer: Producer, failures: list[Failure], *, timeout: float) -> None:
+    """Produce each failure to its dead-letter topic and wait for every acknowledgement.
+
+    Raises KafkaException when the broker did not take all of them in time,
+    so the caller does not commit the offsets of what it could not park.
+    """
+    if not failures:
+        return
+    errors = []
+
+    def delivered(error, _message):
+        if error is not None:
+            errors.append(error)
+
+    for failure in failures:
+        producer.produce(
+            dead_letter_topic(failure.topic),
+            key=failure.key,
+            value=failure.value,
+            headers=failure.dead_letter_headers(),
+            on_delivery=delivered,
+        )
+        logger.warning(
+            "dead-lettered %s[%s]@%s (%s): %s",
+            failure.topic,
+            failure.partition,
+            failure.offset,
+            failure.error_kind,
+            failure.error,
+        )
+    left = producer.flush(timeout)
+    if left or errors:
+        raise KafkaException(
+            errors[0] if errors else f"{left} dead letters not acknowledged within {timeout}s"
+        )
+
+
+def dead_letter_producer(bootstrap_servers: str | None = None) -> Producer:
+    """An idempotent, acks=all producer for dead letters."""
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS,
+            "enable.idempotence": True,
+            "acks": "all",
+            "logger": logger,
+        }
+    )

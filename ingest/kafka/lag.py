@@ -1,0 +1,42 @@
+"""Consumer-group lag: how far a group's committed offsets trail the end of each topic."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, TopicPartition
+
+
+@dataclass
+class TopicLag:
+    topic: str
+    end: int = 0  # the high watermark, summed over partitions
+    committed: int = 0  # the group's committed offsets, summed (none counts as the low watermark)
+    lag: int = 0
+
+
+def topic_partitions(consumer: Consumer, topics: Iterable[str], timeout: float) -> list:
+    """Every partition of `topics` that the broker knows."""
+    metadata = consumer.list_topics(timeout=timeout)
+    return [
+        TopicPartition(topic, partition)
+        for topic in topics
+        if topic in metadata.topics
+        for partition in sorted(metadata.topics[topic].partitions)
+    ]
+
+
+def lag_by_topic(consumer: Consumer, partitions: list, timeout: float) -> dict[str, TopicLag]:
+    """Per topic: end offset, committed offset and lag of the consumer's group over `partitions`."""
+    report: dict[str, TopicLag] = {}
+    if not partitions:
+        return report
+    for committed in consumer.committed(partitions, timeout=timeout):
+        low, high = consumer.get_watermark_offsets(
+            TopicPartition(committed.topic, committed.partition), timeout=timeout, cached=False
+        )
+        done = committed.offset if committed.offset >= 0 else low
+        row = report.setdefault(committed.topic, TopicLag(committed.topic))
+        row.end += high
+        row.committed += done
+        row.lag += max(high - done, 0)
+    return report
