@@ -1,0 +1,115 @@
+"""Admin: each user's recommendation with its ranked events and reason.
+
+The user page (registered by `ingest.admin`) is extended here, not there,
+so that the ingest app does not depend on this one: the same `UserAdmin`,
+plus read-only fields showing the favourite sport and current
+recommendation.
+"""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from ingest import admin as ingest_admin
+from ingest.models import User
+from recommendations.models import Recommendation, RecommendedEvent
+
+
+class RecommendedEventInline(admin.TabularInline):
+    model = RecommendedEvent
+    extra = 0
+    fields = ["rank", "event", "sport", "begin", "end"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["rank"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("event")
+
+    @admin.display(description="sport")
+    def sport(self, entry):
+        return entry.event.sport
+
+    @admin.display(description="begins")
+    def begin(self, entry):
+        return entry.event.begin_timestamp
+
+    @admin.display(description="ends")
+    def end(self, entry):
+        return entry.event.end_timestamp
+
+
+@admin.register(Recommendation)
+class RecommendationAdmin(admin.ModelAdmin):
+    """Stored answers are derived data: read them here, rebuild them with the command."""
+
+    list_display = ["user", "sport", "reason", "event_count", "engine", "generated_at"]
+    list_filter = ["sport_key", "engine"]
+    search_fields = ["=user__id", "sport"]
+    date_hierarchy = "generated_at"
+    show_full_result_count = False
+    inlines = [RecommendedEventInline]
+    readonly_fields = [
+        "user",
+        "sport",
+        "sport_key",
+        "reason",
+        "sport_selections",
+        "total_selections",
+        "event_count",
+        "last_event",
+        "engine",
+        "generated_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _recommendation(user):
+    return Recommendation.objects.filter(user=user).first() if user and user.pk else None
+
+
+class UserAdmin(ingest_admin.UserAdmin):
+    """The ingest user page, plus the user's favourite sport and current recommendation."""
+
+    readonly_fields = [
+        *getattr(ingest_admin.UserAdmin, "readonly_fields", []),
+        "favourite_sport",
+        "current_recommendation",
+    ]
+
+    @admin.display(description="favourite sport")
+    def favourite_sport(self, user):
+        recommendation = _recommendation(user)
+        if recommendation is None:
+            return "-"
+        return recommendation.reason if recommendation.sport_key else "none yet (no bets)"
+
+    @admin.display(description="recommended events")
+    def current_recommendation(self, user):
+        recommendation = _recommendation(user)
+        if recommendation is None:
+            return "not built yet"
+        entries = recommendation.ranked.select_related("event").order_by("rank")
+        events = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (reverse("admin:ingest_event_change", args=[e.event_id]), str(e.event))
+                for e in entries
+            ),
+        )
+        url = reverse("admin:recommendations_recommendation_change", args=[user.pk])
+        return format_html('{} (<a href="{}">details</a>)', events or "none", url)
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, UserAdmin)

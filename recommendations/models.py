@@ -1,0 +1,73 @@
+"""Each user's current recommendation: a favourite sport and ranked open events.
+
+One row per user (the user is the primary key), replaced in bulk by
+`recommendations.services`. The ranked events live in `RecommendedEvent`
+(a through table with the rank), so "which users list event E" is an
+indexed lookup, which is what keeps targeted refreshes cheap.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+from ingest.models import Event, User
+
+
+class Recommendation(models.Model):
+    user = models.OneToOneField(
+        User, primary_key=True, on_delete=models.CASCADE, related_name="recommendation"
+    )
+    sport = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The favourite sport as spelled on its events; "
+        "empty for a user with no bets (cold start)",
+    )
+    sport_key = models.CharField(
+        max_length=100, blank=True, db_index=True, help_text="Lower-cased sport; empty: cold start"
+    )
+    sport_selections = models.PositiveIntegerField(
+        default=0, help_text="The user's selections of that sport"
+    )
+    total_selections = models.PositiveIntegerField(default=0, help_text="All the user's selections")
+    events = models.ManyToManyField(Event, through="RecommendedEvent", related_name="+")
+    # Denormalised from the ranked events, for the freshness query: a new
+    # or more popular event can only enter a list that is short, or whose
+    # last event ranks below it.
+    event_count = models.PositiveSmallIntegerField(default=0)
+    last_event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=True
+    )
+    reason = models.CharField(max_length=300, help_text="Why these events, for the user")
+    engine = models.CharField(max_length=100)
+    generated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user"]
+
+    def __str__(self):
+        return f"Recommendation for user {self.user_id}: {self.sport or 'most popular'}"
+
+    @property
+    def is_cold_start(self) -> bool:
+        return not self.sport_key
+
+
+class RecommendedEvent(models.Model):
+    """One event in a user's recommendation, at its rank (0 is the best)."""
+
+    recommendation = models.ForeignKey(
+        Recommendation, on_delete=models.CASCADE, related_name="ranked"
+    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="recommended_in")
+    rank = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["recommendation", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recommendation", "rank"], name="unique_rank_per_recommendation"
+            )
+        ]
+
+    def __str__(self):
+        return f"#{self.rank + 1}: event {self.event_id}"

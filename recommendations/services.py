@@ -1,0 +1,167 @@
+"""Writes: rebuilding stored recommendations, for some users or for everyone.
+
+Answers come from the configured engine (`engines.base.load_engine`) and are
+stored in bulk, a chunk of users at a time (one upsert of `Recommendation`,
+one delete and one insert of `RecommendedEvent` per chunk), so memory stays
+flat however many users there are.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from ingest.models import Coupon, Selection, User
+from recommendations import selectors
+from recommendations.engines.base import Answer, Changes, RecommendationEngine, load_engine
+from recommendations.models import Recommendation, RecommendedEvent
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 2000
+
+
+@dataclass
+class RebuildResult:
+    users: int
+    seconds: float
+    engine: str
+
+
+def _chunks(ids: Sequence[int], size: int = CHUNK_SIZE) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _store_answers(answers: list[Answer], engine: RecommendationEngine) -> None:
+    """Replace the stored answers of these users: one upsert, one delete, one insert."""
+    generated_at = timezone.now()
+    user_ids = [answer.user_id for answer in answers]
+    Recommendation.objects.bulk_create(
+        [
+            Recommendation(
+                user_id=a.user_id,
+                sport=a.sport,
+                sport_key=a.sport_key,
+                sport_selections=a.sport_selections,
+                total_selections=a.total_selections,
+                event_count=len(a.event_ids),
+                last_event_id=a.event_ids[-1] if a.event_ids else None,
+                reason=a.reason,
+                engine=engine.name,
+                generated_at=generated_at,
+            )
+            for a in answers
+        ],
+        update_conflicts=True,
+        unique_fields=["user"],
+        update_fields=[
+            "sport",
+            "sport_key",
+            "sport_selections",
+            "total_selections",
+            "event_count",
+            "last_event",
+            "reason",
+            "engine",
+            "generated_at",
+        ],
+    )
+    RecommendedEvent.objects.filter(recommendation_id__in=user_ids).delete()
+    RecommendedEvent.objects.bulk_create(
+        [
+            RecommendedEvent(recommendation_id=a.user_id, event_id=event_id, rank=rank)
+            for a in answers
+            for rank, event_id in enumerate(a.event_ids)
+        ]
+    )
+
+
+def _rebuild_chunk(engine: RecommendationEngine, user_ids: Sequence[int]) -> int:
+    existing = list(User.objects.filter(id__in=user_ids).values_list("id", flat=True))
+    if existing:
+        _store_answers(list(engine.recommend(existing)), engine)
+    return len(existing)
+
+
+@transaction.atomic
+def rebuild_for_users(
+    *, user_ids: Iterable[int], engine: RecommendationEngine | None = None
+) -> int:
+    """Recompute and store the answers of these users (unknown ids are skipped).
+
+    One transaction: the engine reads the ranking and the bets and the
+    answers are written under the same snapshot (SQLite's IMMEDIATE
+    transactions serialise it with concurrent batches).
+    """
+    engine = engine or load_engine()
+    return sum(_rebuild_chunk(engine, chunk) for chunk in _chunks(sorted(set(user_ids))))
+
+
+def rebuild_all(
+    *,
+    engine: RecommendationEngine | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> RebuildResult:
+    """Recompute every user's answer, a chunk of users per transaction.
+
+    Short transactions let consumers keep storing batches meanwhile; a batch
+    committed during the rebuild refreshes its own users after it commits.
+    """
+    started = time.perf_counter()
+    engine = engine or load_engine()
+    user_ids = list(User.objects.order_by("id").values_list("id", flat=True))
+    done = 0
+    for chunk in _chunks(user_ids):
+        with transaction.atomic():
+            done += _rebuild_chunk(engine, chunk)
+        if on_progress:
+            on_progress(len(chunk))
+    seconds = time.perf_counter() - started
+    logger.info("rebuilt recommendations of %d users in %.2f s", done, seconds)
+    return RebuildResult(users=done, seconds=seconds, engine=engine.name)
+
+
+def _resolve_coupons(changes: Changes) -> Changes:
+    """Coupons become their users (bets changed) and their events (popularity changed)."""
+    users, popular = set(changes.users), set(changes.popular)
+    if changes.coupons:
+        users |= set(
+            Coupon.objects.filter(id__in=changes.coupons).values_list("user_id", flat=True)
+        )
+        popular |= set(
+            Selection.objects.filter(coupon_id__in=changes.coupons).values_list(
+                "event_id", flat=True
+            )
+        )
+    return Changes(users=users, events=set(changes.events), popular=popular)
+
+
+@transaction.atomic
+def refresh_recommendations(*, changes: Changes) -> int:
+    """Rebuild the users `changes` can affect (the engine says which); returns how many."""
+    engine = load_engine()
+    affected = engine.affected_users(_resolve_coupons(changes))
+    if affected is None:
+        affected = User.objects.values_list("id", flat=True)
+    count = rebuild_for_users(user_ids=affected, engine=engine)
+    logger.debug("refreshed recommendations of %d users", count)
+    return count
+
+
+def recommendation_current(*, user_id: int) -> selectors.CurrentRecommendation:
+    """A user's recommendation as of now, computed on read when missing or gone stale.
+
+    Events end without any write, so a stored answer can list an event that
+    has since ended: then (and for a user never built) the answer is rebuilt
+    here, so the user still gets a full list. Ended events are never shown.
+    """
+    current = selectors.recommendation_get(user_id=user_id)
+    if current is None or current.stale:
+        selectors.user_require(user_id=user_id)
+        rebuild_for_users(user_ids=[user_id])
+        current = selectors.recommendation_get(user_id=user_id)
+    return current
