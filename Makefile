@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8098
+PRODUCER_PORT ?= 8099
 
 .PHONY: install run test lint format bench clean
 
@@ -13,9 +14,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
+# Migrates, starts the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), topics,
+# three consumers, the API on PORT and the producer on PRODUCER_PORT; Ctrl-C stops it all.
 run: install
-	$(PY) manage.py migrate --no-input
-	$(PY) manage.py runserver 0.0.0.0:$(PORT)
+	PORT=$(PORT) PRODUCER_PORT=$(PRODUCER_PORT) $(PY) -m betreco.stack
 
 test: install
 	$(VENV)/bin/pytest

@@ -1,12 +1,16 @@
 """Routes of the producer role (BETRECO_ROLE=producer): the seed's POSTs, published to Kafka."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from betreco.routing import slash_optional
 
 urlpatterns = [
-    *slash_optional("openapi.json", SpectacularAPIView.as_view(), "schema"),
+    *slash_optional("openapi.json", SpectacularJSONAPIView.as_view(), "schema"),
     *slash_optional("docs", SpectacularSwaggerView.as_view(url_name="schema"), "swagger-ui"),
     *slash_optional("redoc", SpectacularRedocView.as_view(url_name="schema"), "redoc"),
     path("", include("ingest.producer_urls")),

@@ -2,14 +2,18 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from betreco.routing import slash_optional
 from ingest.producer_urls import produce_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    *slash_optional("openapi.json", SpectacularAPIView.as_view(), "schema"),
+    *slash_optional("openapi.json", SpectacularJSONAPIView.as_view(), "schema"),
     *slash_optional("docs", SpectacularSwaggerView.as_view(url_name="schema"), "swagger-ui"),
     *slash_optional("redoc", SpectacularRedocView.as_view(url_name="schema"), "redoc"),
     path("api-auth/", include("rest_framework.urls")),

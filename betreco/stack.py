@@ -1,0 +1,237 @@
+"""The whole local pipeline in one command (`make run`, or `python -m betreco.stack`).
+
+In order: migrate the database; start the embedded broker unless
+KAFKA_BOOTSTRAP_SERVERS names one; create the topics; then one consumer per
+topic, the data API on PORT (8098) and the producer role on PRODUCER_PORT
+(8099), both under gunicorn. Every child's output is printed with its name
+in front ("api      | ...").
+
+Ctrl-C (SIGINT) or SIGTERM stops it all: the servers and consumers get
+SIGTERM (consumers finish their batch and commit), the broker goes last.
+If any child exits on its own, the whole stack stops with that child's
+exit code.
+
+Why not honcho: it starts every process at once (consumers before the
+broker and topics exist), stops them all at once (the broker with them)
+and kills whatever is left after a fixed 5 s.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+logger = logging.getLogger("betreco.stack")
+
+STOP_TIMEOUT_SECONDS = 20.0
+READY_TIMEOUT_SECONDS = 60.0
+NAME_WIDTH = len("consumer-coupons")
+_print_lock = threading.Lock()
+
+
+@dataclass
+class Child:
+    """One supervised process, its output relayed line by line with its name in front."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    def start(self) -> "Child":
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        # A session of its own: a terminal's Ctrl-C reaches only the
+        # supervisor, which stops the children in order.
+        self.process = subprocess.Popen(
+            self.argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._relay, daemon=True).start()
+        _say(f"{self.name} started (pid {self.process.pid})")
+        return self
+
+    def _relay(self) -> None:
+        prefix = f"{self.name:<{NAME_WIDTH}} | ".encode()
+        for line in iter(self.process.stdout.readline, b""):
+            with _print_lock:
+                sys.stdout.buffer.write(prefix + line)
+                sys.stdout.buffer.flush()
+
+    def exit_code(self) -> int | None:
+        return self.process.poll() if self.process else None
+
+    def terminate(self) -> None:
+        if self.exit_code() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _say(f"{self.name} did not stop in {timeout:g} s; killing it")
+            self.process.kill()
+            return self.process.wait()
+
+
+def _say(message: str) -> None:
+    with _print_lock:
+        sys.stdout.write(f"{'stack':<{NAME_WIDTH}} | {message}\n")
+        sys.stdout.flush()
+
+
+def _manage(*args: str) -> list[str]:
+    return [sys.executable, "manage.py", *args]
+
+
+def _gunicorn(port: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "betreco.wsgi",
+        "--bind",
+        f"{os.environ.get('HOST', '127.0.0.1')}:{port}",
+        "--workers",
+        os.environ.get("WEB_WORKERS", "2"),
+        "--threads",
+        os.environ.get("WEB_THREADS", "4"),
+        "--graceful-timeout",
+        "10",
+        "--access-logfile",
+        "-",
+    ]
+
+
+class Stack:
+    """Starts the children in order, watches them, and stops them in reverse."""
+
+    def __init__(self):
+        self.broker: Child | None = None
+        self.children: list[Child] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            code = self._start()
+            if code is None:
+                code = self._watch()
+        finally:
+            self._stop()
+        _say(f"stopped (exit code {code})")
+        return code
+
+    def _on_signal(self, signum, frame) -> None:
+        _say(f"{signal.Signals(signum).name} received; stopping")
+        self.stopping.set()
+
+    def _start(self) -> int | None:
+        """Start everything in order; an exit code when a step failed or a signal came."""
+        migrate = Child("migrate", _manage("migrate", "--no-input")).start()
+        code = self._wait_step(migrate)
+        if code:
+            return code
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            port = os.environ.get("KAFKA_PORT", "9092")
+            bootstrap = f"127.0.0.1:{port}"
+            os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+            self.broker = Child(
+                "broker", [sys.executable, "-m", "betreco.embedded_broker", "--port", port]
+            ).start()
+        topics = Child("topics", [sys.executable, "-m", "betreco.stack", "--ensure-topics"]).start()
+        code = self._wait_step(topics)
+        if code:
+            return code
+        for kind in ("users", "events", "coupons"):
+            self._spawn(f"consumer-{kind}", _manage("consume_topic", kind))
+        self._spawn("api", _gunicorn(os.environ.get("PORT", "8098")), BETRECO_ROLE="api")
+        self._spawn(
+            "producer",
+            _gunicorn(os.environ.get("PRODUCER_PORT", "8099")),
+            BETRECO_ROLE="producer",
+        )
+        return 0 if self.stopping.is_set() else None
+
+    def _spawn(self, name: str, argv: list[str], **env: str) -> None:
+        self.children.append(Child(name, argv, env).start())
+
+    def _wait_step(self, child: Child) -> int | None:
+        """Wait for a set-up step: None when it succeeded, else the code to exit with."""
+        while (code := child.exit_code()) is None:
+            if self.stopping.wait(0.1) or self._broker_died():
+                child.terminate()
+                child.wait(STOP_TIMEOUT_SECONDS)
+                return (self.broker.exit_code() or 1) if self._broker_died() else 0
+        if code:
+            _say(f"{child.name} failed with exit code {code}")
+        return code or None
+
+    def _broker_died(self) -> bool:
+        return self.broker is not None and self.broker.exit_code() is not None
+
+    def _watch(self) -> int:
+        """Until a signal (exit 0) or a child's own exit (its code)."""
+        watched = [*self.children, *([self.broker] if self.broker else [])]
+        while not self.stopping.wait(0.2):
+            for child in watched:
+                code = child.exit_code()
+                if code is not None:
+                    _say(f"{child.name} exited with code {code}; stopping everything")
+                    return code if code >= 0 else 128 - code
+        return 0
+
+    def _stop(self) -> None:
+        for child in self.children:
+            child.terminate()
+        for child in self.children:
+            code = child.wait(STOP_TIMEOUT_SECONDS)
+            _say(f"{child.name} stopped (exit code {code})")
+        if self.broker is not None:
+            self.broker.terminate()
+            code = self.broker.wait(STOP_TIMEOUT_SECONDS)
+            _say(f"broker stopped (exit code {code})")
+
+
+def ensure_topics() -> int:
+    """Wait for the broker, then create the record topics (a step of the stack)."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "betreco.settings")
+    django.setup()
+    from confluent_kafka import KafkaException
+
+    from ingest.kafka.admin import ensure_topics as create_missing
+
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while True:
+        try:
+            created = create_missing()
+            break
+        except KafkaException as error:
+            if time.monotonic() > deadline:
+                logger.error("the broker did not answer in %g s: %s", READY_TIMEOUT_SECONDS, error)
+                return 1
+            time.sleep(0.5)
+    logger.info("topics ready (created: %s)", ", ".join(created) or "none")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if argv == ["--ensure-topics"]:
+        return ensure_topics()
+    return Stack().run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
