@@ -73,7 +73,10 @@ class ReadOpenWritesNeedToken(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if request.method in permissions.SAFE_METHODS or not settings.REQUIRE_WRITE_TOKEN:
             return True
-        return bool(request.user and request.user.is_authenticated)
+        if request.user and request.user.is_authenticated:
+            return True
+        # Answered as 401 with the scheme's challenge, and this message saying how.
+        raise exceptions.NotAuthenticated(self.message)
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

@@ -1,0 +1,208 @@
+"""Production settings (DEBUG=0): secret key, secure defaults, write tokens, throttling, JSON logs.
+
+Settings are read once per process, so what depends on DEBUG=0 at import
+runs in a subprocess with that environment; request-time rules (the write
+token) run in-process with override_settings.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth.models import User as DjangoUser
+from django.test import override_settings
+from rest_framework.authtoken.models import Token
+
+from tests.production.compose import REPO
+
+LONG_SECRET = "production-test-secret-" + "k3Yq9" * 10
+API_KEY = "test-api-key-0123456789"
+USER = {"birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "M"}
+
+
+def run_python(code: str, tmp_path, **env) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter with production settings and `env` on top."""
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "betreco.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": LONG_SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        **env,
+    }
+    environment = {key: value for key, value in environment.items() if value is not None}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def production_settings(tmp_path, *names: str, **env) -> dict:
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n, None) for n in {list(names)!r}}}))"
+    )
+    result = run_python(code, tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    result = run_python("import django; django.setup()", tmp_path, SECRET_KEY=None)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_check_deploy_reports_nothing_with_the_production_defaults(tmp_path):
+    result = run_python(
+        "from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_the_ssl_redirect_is_turned_off(tmp_path):
+    # What the compose file does (no TLS proxy there): documented, and flagged.
+    result = run_python(
+        "from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy'])",
+        tmp_path,
+        SECURE_SSL_REDIRECT="0",
+    )
+    assert result.returncode == 0
+    assert "security.W008" in result.stderr
+
+
+def test_production_defaults_are_secure_and_each_is_configurable(tmp_path):
+    names = [
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_PROXY_SSL_HEADER",
+        "REQUIRE_WRITE_TOKEN",
+    ]
+    defaults = production_settings(tmp_path, *names)
+    assert defaults == {
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": True,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_PROXY_SSL_HEADER": None,
+        "REQUIRE_WRITE_TOKEN": True,
+    }
+    behind_proxy = production_settings(
+        tmp_path,
+        *names,
+        SECURE_SSL_REDIRECT="0",
+        SECURE_HSTS_SECONDS="3600",
+        SECURE_HSTS_PRELOAD="0",
+        TRUST_X_FORWARDED_PROTO="1",
+    )
+    assert behind_proxy["SECURE_SSL_REDIRECT"] is False
+    assert behind_proxy["SECURE_HSTS_SECONDS"] == 3600
+    assert behind_proxy["SECURE_HSTS_PRELOAD"] is False
+    assert behind_proxy["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_local_settings_need_no_token_and_do_not_throttle(tmp_path):
+    local = production_settings(tmp_path, "REQUIRE_WRITE_TOKEN", "REST_FRAMEWORK", DEBUG="1")
+    assert local["REQUIRE_WRITE_TOKEN"] is False
+    assert "DEFAULT_THROTTLE_CLASSES" not in local["REST_FRAMEWORK"]
+
+
+def test_production_throttles_anonymous_requests_but_not_token_holders(tmp_path):
+    code = """
+import django
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+call_command("migrate", verbosity=0)
+client = Client()
+anonymous = [client.get("/users/1").status_code for _ in range(4)]
+keyed = [client.get("/users/1", HTTP_AUTHORIZATION="Bearer KEY").status_code for _ in range(4)]
+print(anonymous, keyed)
+""".replace("KEY", API_KEY)
+    result = run_python(
+        code, tmp_path, THROTTLE_ANON_RATE="3/minute", API_KEYS=API_KEY, SECURE_SSL_REDIRECT="0"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == "[404, 404, 404, 429] [404, 404, 404, 404]"
+
+
+def test_log_format_json_writes_one_json_object_per_line(tmp_path):
+    result = run_python(
+        "import django, logging; django.setup(); "
+        "logging.getLogger('ingest.kafka.consumer').warning('stored %d records', 7)",
+        tmp_path,
+        LOG_FORMAT="json",
+    )
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["message"] == "stored 7 records"
+    assert line["level"] == "WARNING"
+    assert line["logger"] == "ingest.kafka.consumer"
+    assert "time" in line
+
+
+@pytest.mark.django_db
+class TestWritesNeedATokenInProduction:
+    """REQUIRE_WRITE_TOKEN is on by default when DEBUG is off."""
+
+    pytestmark = pytest.mark.usefixtures("production_mode")
+
+    @pytest.fixture
+    def production_mode(self):
+        with override_settings(REQUIRE_WRITE_TOKEN=True, API_KEYS=[API_KEY]):
+            yield
+
+    def test_a_write_without_a_token_is_refused_with_401(self, api_client):
+        response = api_client.post("/users", USER, format="json")
+        assert response.status_code == 401
+        assert "Bearer" in response["WWW-Authenticate"]
+        assert "API_KEYS" in response.json()["detail"]
+
+    def test_producer_endpoints_need_a_token_too(self, api_client):
+        response = api_client.post("/produce/users", USER, format="json")
+        assert response.status_code == 401
+
+    @pytest.mark.parametrize("scheme", ["Bearer", "Token"])
+    def test_an_api_key_as_bearer_or_token_may_write(self, api_client, scheme):
+        api_client.credentials(HTTP_AUTHORIZATION=f"{scheme} {API_KEY}")
+        response = api_client.post("/users", USER, format="json")
+        assert response.status_code == 201
+        assert api_client.get(f"/users/{response.json()['id']}").status_code == 200
+
+    def test_a_users_drf_token_may_write(self, api_client):
+        token = Token.objects.create(user=DjangoUser.objects.create_user("platform"))
+        api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        assert api_client.post("/users", USER, format="json").status_code == 201
+
+    @pytest.mark.parametrize("header", ["Bearer wrong-key", "Token wrong-key"])
+    def test_an_unknown_key_is_refused(self, api_client, header):
+        api_client.credentials(HTTP_AUTHORIZATION=header)
+        assert api_client.post("/users", USER, format="json").status_code == 401
+
+    @pytest.mark.parametrize(
+        "path", ["/users", "/users/1", "/events", "/coupons", "/recommendation/1", "/healthz"]
+    )
+    def test_reads_stay_open(self, api_client, path):
+        assert api_client.get(path).status_code in (200, 404)
+
+
+@pytest.mark.django_db
+def test_local_mode_writes_need_no_token(api_client):
+    with override_settings(REQUIRE_WRITE_TOKEN=False, API_KEYS=[]):
+        assert api_client.post("/users", USER, format="json").status_code == 201
