@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from ingest.ids import new_id
 from ingest.models import (
     Coupon,
     DeadLetter,
@@ -42,8 +43,19 @@ def _changelist_link(model, label, **query):
     return format_html('<a href="{}?{}">{}</a>', url, params, label)
 
 
+class SourceIdAdmin(admin.ModelAdmin):
+    """Ids belong to the source system: a fresh one is offered on add, and it is fixed after."""
+
+    def get_changeform_initial_data(self, request):
+        return {"id": new_id(), **super().get_changeform_initial_data(request)}
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return ["id", *fields] if obj is not None else fields
+
+
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(SourceIdAdmin):
     list_display = [
         "id",
         "birth_year",
@@ -97,7 +109,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(SourceIdAdmin):
     list_display = [
         "id",
         "sport",
@@ -144,7 +156,7 @@ class SelectionInline(admin.TabularInline):
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(SourceIdAdmin):
     list_display = ["id", "user_link", "stake", "timestamp", "selections_count"]
     list_filter = ["user__currency", "user__country", "selections__event__sport_key"]
     search_fields = ["=id", "=user__id"]

@@ -130,3 +130,46 @@ def test_event_can_be_edited_in_the_admin(admin_client, records):
     assert response.status_code == 302, response.context["adminform"].errors
     event.refresh_from_db()
     assert (event.sport, event.sport_key) == ("BASKETBALL", "basketball")
+
+
+def test_coupon_with_selections_can_be_added_in_the_admin(admin_client, records):
+    user, event = records[User], records[Event]
+    add_page = admin_client.get(_url(Coupon, "add"))
+    offered_id = add_page.context["adminform"].form.initial["id"]
+    response = admin_client.post(
+        _url(Coupon, "add"),
+        {
+            "id": offered_id,
+            "user": user.pk,
+            "stake": "12.50",
+            "timestamp_0": "2030-01-01",
+            "timestamp_1": "09:00:00",
+            "selections-TOTAL_FORMS": "1",
+            "selections-INITIAL_FORMS": "0",
+            "selections-0-event": event.pk,
+            "selections-0-odds": "1.75",
+        },
+    )
+    assert response.status_code == 302
+    coupon = Coupon.objects.get(pk=offered_id)
+    assert list(coupon.selections.values_list("event_id", flat=True)) == [event.pk]
+
+
+def test_odds_of_one_are_refused_in_the_admin_too(admin_client, records):
+    coupon, event = records[Coupon], EventFactory()
+    response = admin_client.post(
+        _url(Coupon, "add"),
+        {
+            "id": coupon.pk + 1,
+            "user": coupon.user_id,
+            "stake": "5",
+            "timestamp_0": "2030-01-01",
+            "timestamp_1": "09:00:00",
+            "selections-TOTAL_FORMS": "1",
+            "selections-INITIAL_FORMS": "0",
+            "selections-0-event": event.pk,
+            "selections-0-odds": "1",
+        },
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert not Coupon.objects.filter(pk=coupon.pk + 1).exists()
