@@ -15,7 +15,7 @@ class RecommendationDetailApi(APIView):
     authentication_classes = []
     permission_classes = []
 
-    class OutputSerializer(serializers.Serializer):
+    class RecommendationOutputSerializer(serializers.Serializer):
         user_id = serializers.IntegerField()
         sport = serializers.CharField(
             allow_null=True, help_text="The favourite sport; null when the user has no bets yet"
@@ -26,8 +26,10 @@ class RecommendationDetailApi(APIView):
         events = EventOutput(many=True)
 
     @extend_schema(
-        operation_id="recommendation_get",
-        responses={200: OutputSerializer, 404: OpenApiResponse(description="Unknown user")},
+        responses={
+            200: RecommendationOutputSerializer,
+            404: OpenApiResponse(description="Unknown user"),
+        },
     )
     def get(self, request, user_id: int):
         current = services.recommendation_current(user_id=user_id)
@@ -40,19 +42,19 @@ class RecommendationDetailApi(APIView):
             "engine": recommendation.engine,
             "events": current.events,
         }
-        return Response(self.OutputSerializer(data).data)
+        return Response(self.RecommendationOutputSerializer(data).data)
 
 
 class RecommendationGenerateApi(APIView):
     """Rebuild every user's recommendation now (normally signals keep them fresh)."""
 
-    class OutputSerializer(serializers.Serializer):
+    class GenerateOutputSerializer(serializers.Serializer):
         users = serializers.IntegerField(help_text="Users whose recommendation was rebuilt")
         seconds = serializers.FloatField()
         engine = serializers.CharField()
 
-    @extend_schema(request=None, responses={200: OutputSerializer})
+    @extend_schema(request=None, responses={200: GenerateOutputSerializer})
     def post(self, request):
         result = services.rebuild_all()
         data = {"users": result.users, "seconds": round(result.seconds, 3), "engine": result.engine}
-        return Response(self.OutputSerializer(data).data)
+        return Response(self.GenerateOutputSerializer(data).data)

@@ -1,0 +1,78 @@
+"""Fixtures for recommendation tests: events and coupons in a few lines, and fresh answers."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from ingest.models import Coupon, Selection
+from recommendations import signals
+from recommendations.models import Recommendation
+from recommendations.services import rebuild_all
+from tests.factories import EventFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _no_pending_changes():
+    """Changes recorded by an earlier test whose transaction never committed stay out."""
+    signals._local.changes = None
+    yield
+    signals._local.changes = None
+
+
+@pytest.fixture
+def make_event():
+    """An event of `sport`, beginning `begins_in` from now and lasting a day (or `ends_in`)."""
+
+    def make(sport="Football", begins_in=timedelta(hours=1), ends_in=None, **fields):
+        begin = timezone.now() + begins_in
+        end = timezone.now() + ends_in if ends_in is not None else begin + timedelta(days=1)
+        return EventFactory(sport=sport, begin_timestamp=begin, end_timestamp=end, **fields)
+
+    return make
+
+
+@pytest.fixture
+def bet():
+    """A coupon of `user` on `events`, placed `ago` before now."""
+
+    def place(user, *events, ago=timedelta(hours=1)):
+        coupon = Coupon.objects.create(
+            id=Coupon.objects.count() + 900_000,
+            user=user,
+            stake=Decimal("5"),
+            timestamp=timezone.now() - ago,
+        )
+        Selection.objects.bulk_create(
+            [Selection(coupon=coupon, event=event, odds=Decimal("2")) for event in events]
+        )
+        return coupon
+
+    return place
+
+
+@pytest.fixture
+def user():
+    return UserFactory()
+
+
+def stored_answers() -> dict:
+    """Every stored answer, comparable: sport, counts, reason, ranked event ids."""
+    return {
+        r.user_id: (
+            r.sport_key,
+            r.sport,
+            r.sport_selections,
+            r.total_selections,
+            r.reason,
+            [entry.event_id for entry in r.ranked.order_by("rank")],
+        )
+        for r in Recommendation.objects.prefetch_related("ranked")
+    }
+
+
+def from_scratch() -> dict:
+    """The answers a full rebuild gives right now."""
+    rebuild_all()
+    return stored_answers()
