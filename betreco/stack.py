@@ -106,7 +106,16 @@ def _gunicorn(port: str) -> list[str]:
         "10",
         "--access-logfile",
         "-",
+        "--no-control-socket",  # two gunicorns would share its default path
     ]
+
+
+def _broker_argv(port: str) -> list[str]:
+    """The embedded Tansu broker itself (SPEC §10): it exits 0 on SIGTERM."""
+    from betreco.embedded_broker import broker_binary
+
+    url = f"tcp://127.0.0.1:{port}"
+    return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
 
 
 class Stack:
@@ -144,9 +153,7 @@ class Stack:
             port = os.environ.get("KAFKA_PORT", "9092")
             bootstrap = f"127.0.0.1:{port}"
             os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-            self.broker = Child(
-                "broker", [sys.executable, "-m", "betreco.embedded_broker", "--port", port]
-            ).start()
+            self.broker = Child("broker", _broker_argv(port)).start()
         topics = Child("topics", [sys.executable, "-m", "betreco.stack", "--ensure-topics"]).start()
         code = self._wait_step(topics)
         if code:
