@@ -1,5 +1,6 @@
 """URL helpers: 64-bit record ids and paths that work with and without a trailing slash."""
 
+from django.http import JsonResponse
 from django.urls import path, register_converter
 
 MAX_ID = 2**63 - 1
@@ -34,3 +35,8 @@ def without_trailing_slash_duplicates(endpoints, **kwargs):
     return [
         endpoint for endpoint in endpoints if endpoint[0] == "/" or not endpoint[0].endswith("/")
     ]
+
+
+def not_found(request, exception=None):
+    """404 as JSON, like the API's own: every unknown path or out-of-range id gets a message."""
+    return JsonResponse({"detail": f"Nothing at {request.path}."}, status=404)

@@ -11,6 +11,8 @@ from drf_spectacular.views import (
 from betreco.routing import slash_optional
 from ingest.producer_urls import produce_urlpatterns
 
+handler404 = "betreco.routing.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     *slash_optional("openapi.json", SpectacularJSONAPIView.as_view(), "schema"),

@@ -53,10 +53,10 @@ def normalize_currency(value: str) -> str:
 
 
 class RecordIdField(serializers.IntegerField):
-    """A source-owned 64-bit id; digits in a string are accepted, as the seed sends them."""
+    """A source-owned id, 0 to 2**63-1; digits in a string are accepted, as the seed sends them."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("min_value", 0)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(**kwargs)
 

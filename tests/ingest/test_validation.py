@@ -75,13 +75,17 @@ def test_missing_id_is_assigned_and_unique():
     assert all(0 < record_id <= MAX_ID for record_id in ids)
 
 
-@pytest.mark.parametrize("value", [MAX_ID + 1, 2**64, -1, 0, "12a", "", None])
+@pytest.mark.parametrize("value", [MAX_ID + 1, 2**64, -1, "12a", "", None])
 def test_ids_outside_64_bits_or_not_numbers_are_refused(value):
     assert "id" in refused("users", user(id=value))
 
 
 def test_largest_64_bit_id_is_accepted():
     assert validate_record("users", user(id=MAX_ID))["id"] == MAX_ID
+
+
+def test_id_zero_is_accepted_as_the_seed_uses_it():
+    assert validate_record("users", user(user_id=0))["id"] == 0
 
 
 @pytest.mark.parametrize("value", [True, False, 3.5])
