@@ -5,6 +5,7 @@ embedded broker on localhost, DEBUG on. Production is `DEBUG=0`, which
 requires `SECRET_KEY` and turns on the secure defaults below.
 """
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -132,6 +133,13 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Locally (DEBUG) WhiteNoise serves straight from the apps' static folders, so
+# the admin and the browsable API are styled under gunicorn without a
+# collectstatic; the production image collects them at build time.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+if DEBUG:
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
