@@ -10,7 +10,9 @@ consume several topics.
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 from django.db import transaction
 
 from ingest import services
@@ -42,10 +44,25 @@ def stable_id(source: str) -> int:
     return int.from_bytes(digest, "big") % MAX_ID + 1
 
 
-def _with_id(kind: str, record: dict, source: str) -> dict:
+# Fields that default to "now": on a topic, "now" is when the message was produced.
+DEFAULT_TO_PRODUCE_TIME = {"users": "registration_date", "coupons": "timestamp"}
+
+
+def _with_defaults(kind: str, record: dict, message, source: str) -> dict:
+    """Fill what validation would fill differently on every replay: the id and "now".
+
+    A record without an id gets one derived from its message's place, and a
+    missing registration date or coupon timestamp is the message's
+    timestamp, so that replaying the topic stores exactly the same rows.
+    """
+    record = dict(record)
     alias = INPUT_SERIALIZERS[kind].id_alias
     if record.get("id") is None and record.get(alias) is None:
-        return {**record, "id": stable_id(source)}
+        record["id"] = stable_id(source)
+    when = DEFAULT_TO_PRODUCE_TIME.get(kind)
+    timestamp_type, milliseconds = message.timestamp()
+    if when and record.get(when) is None and timestamp_type != TIMESTAMP_NOT_AVAILABLE:
+        record[when] = datetime.fromtimestamp(milliseconds / 1000, tz=UTC).isoformat()
     return record
 
 
@@ -61,7 +78,7 @@ def prepare(messages) -> Batch:
         source = message_source(topic, partition, offset)
         try:
             kind, data = decode(message.value(), topic=topic, headers=message.headers())
-            record = validate_record(kind, _with_id(kind, data, source))
+            record = validate_record(kind, _with_defaults(kind, data, message, source))
         except DecodeError as error:
             batch.failures.append(
                 Failure.of_message(message, error=str(error), error_kind=error.error_kind)

@@ -99,6 +99,7 @@ class ConsumerLoop:
         self.progress = Progress()
         self.consumed = 0
         self.last_activity = time.monotonic()
+        self.assigned_once = False
         self.next_maintenance = 0.0
         self.kafka_errors_logged: dict[int, float] = {}
         self.consumer: Consumer | None = None
@@ -149,8 +150,13 @@ class ConsumerLoop:
             return True
         if options.max_messages is not None and self.consumed >= options.max_messages:
             return True
-        idle = time.monotonic() - self.last_activity
-        return options.until_idle is not None and idle >= options.until_idle
+        if options.until_idle is None:
+            return False
+        # Joining the group takes a while: idle time counts from the first assignment.
+        limit = options.until_idle
+        if not self.assigned_once:
+            limit += settings.KAFKA_SESSION_TIMEOUT_MS / 1000
+        return time.monotonic() - self.last_activity >= limit
 
     def _iteration(self) -> None:
         limit = self.options.batch_size
@@ -230,6 +236,7 @@ class ConsumerLoop:
 
     def _assigned(self, _consumer, partitions) -> None:
         self.last_activity = time.monotonic()
+        self.assigned_once = True
         logger.info("assigned %s", _describe(partitions))
 
     def _revoked(self, _consumer, partitions) -> None:

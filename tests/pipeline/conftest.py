@@ -1,0 +1,260 @@
+"""Fixtures for the pipeline tests: topics of each test's own, a producer, consumer processes.
+
+Consumers run as real processes (`manage.py consume_topic ...`) against the
+test database and the session's broker, as they run in production. Each
+test gets its own topic prefix and consumer group, so tests share one
+broker without seeing each other's messages.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from django.db import connection
+
+from ingest.kafka.admin import ensure_topics
+from ingest.kafka.topics import SCHEMA_VERSION, Header, dead_letter_topic, topic_name
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+CONSUMER_TIMEOUT = 60.0
+
+
+def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, what: str = "it"):
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout}s for {what}")
+        time.sleep(interval)
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for consumer processes."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    user = f"{db['USER']}:{db['PASSWORD']}@" if db.get("USER") else ""
+    return f"postgres://{user}{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@dataclass
+class Delivery:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+
+
+@dataclass
+class ConsumerProcess:
+    """A `consume_topic` process and its log file."""
+
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait(self, timeout: float = CONSUMER_TIMEOUT) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            pytest.fail(f"consumer still running after {timeout}s; its log:\n{self.log}")
+
+    def signal(self, number: int) -> None:
+        self.process.send_signal(number)
+
+
+@dataclass
+class Pipeline:
+    """One test's slice of the broker: prefixed topics, a group id, and helpers around them."""
+
+    bootstrap: str
+    prefix: str
+    log_dir: Path
+    processes: list[ConsumerProcess] = field(default_factory=list)
+
+    @property
+    def group(self) -> str:
+        return f"{self.prefix}group"
+
+    def topic(self, kind: str) -> str:
+        return topic_name(kind)
+
+    def env(self, **extra) -> dict:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "betreco.settings",
+            "DATABASE_URL": database_url(),
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "KAFKA_TOPIC_PREFIX": self.prefix,
+            "KAFKA_CONSUMER_GROUP": self.group,
+            "PYTHONUNBUFFERED": "1",
+            # The embedded broker lets a group form in half the session timeout.
+            "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS")
+            or ("6000" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "3000"),
+            **{name: str(value) for name, value in extra.items()},
+        }
+
+    def produce(
+        self, kind: str, records: list, *, seed: bool = False, one_per_batch: bool = False
+    ) -> list[Delivery]:
+        """Produce records (dicts, or raw bytes as they are) to `kind`'s topic; wait for acks.
+
+        Dicts go in our format (JSON with schema headers), or with `seed`
+        in the seed's `{"op": kind, "data": "<json>"}` envelope.
+        `one_per_batch`: the embedded broker (Tansu) reports a partition's
+        end offset as the last record batch's base offset + 1, so tests of
+        lag send each message in a batch of its own.
+        """
+        config = {"bootstrap.servers": self.bootstrap, "linger.ms": 5}
+        if one_per_batch:
+            config |= {"linger.ms": 0, "batch.num.messages": 1}
+        producer = Producer(config)
+        deliveries: list[Delivery] = []
+
+        def delivered(error, message):
+            assert error is None, error
+            deliveries.append(
+                Delivery(message.topic(), message.partition(), message.offset(), message.key())
+            )
+
+        headers = [
+            (Header.SCHEMA.value, kind.encode()),
+            (Header.SCHEMA_VERSION.value, SCHEMA_VERSION.encode()),
+        ]
+        for record in records:
+            key = None
+            if isinstance(record, bytes):
+                value = record
+            elif seed:
+                value = json.dumps({"op": kind, "data": json.dumps(record)}).encode()
+            else:
+                value = json.dumps(record).encode()
+            if isinstance(record, dict):
+                key = str(record.get("id") or record.get(f"{kind[:-1]}_id") or "").encode() or None
+            producer.produce(
+                self.topic(kind),
+                key=key,
+                value=value,
+                headers=None if seed else headers,
+                on_delivery=delivered,
+            )
+        assert producer.flush(30) == 0
+        return sorted(deliveries, key=lambda d: (d.partition, d.offset))
+
+    def start_consumer(self, *args: str, env: dict | None = None) -> ConsumerProcess:
+        """Start `manage.py consume_topic *args` in the background."""
+        log_path = self.log_dir / f"consumer-{len(self.processes)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "consume_topic", *args],
+                cwd=PROJECT_DIR,
+                env=self.env(**(env or {})),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        consumer = ConsumerProcess(process, log_path)
+        self.processes.append(consumer)
+        return consumer
+
+    def consume(self, *args: str, idle: float = 1.5, env: dict | None = None) -> ConsumerProcess:
+        """Run a consumer until it has had nothing to do for `idle` seconds; it must exit 0."""
+        consumer = self.start_consumer(*args, "--until-idle", str(idle), env=env)
+        assert consumer.wait() == 0, consumer.log
+        return consumer
+
+    def dead_letters(self, kind: str, expected: int, timeout: float = 20.0) -> list:
+        """The first `expected` messages of `kind`'s dead-letter topic."""
+        topic = dead_letter_topic(self.topic(kind))
+        reader = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"reader-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        try:
+            partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
+            reader.assign([TopicPartition(topic, p, 0) for p in partitions])
+            found = []
+            deadline = time.monotonic() + timeout
+            while len(found) < expected and time.monotonic() < deadline:
+                message = reader.poll(0.2)
+                if message is not None and message.error() is None:
+                    found.append(message)
+            return found
+        finally:
+            reader.close()
+
+    def stop_all(self) -> None:
+        for consumer in self.processes:
+            if consumer.process.poll() is None:
+                consumer.process.send_signal(signal.SIGKILL)
+                consumer.process.wait()
+
+
+@pytest.fixture
+def pipeline(transactional_db, kafka_bootstrap, settings, tmp_path):
+    """Topics of this test's own on the session's broker, and the consumers it starts."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
+    settings.KAFKA_TOPIC_PREFIX = prefix
+    settings.KAFKA_CONSUMER_GROUP = f"{prefix}group"
+    ensure_topics(kafka_bootstrap)
+    line = Pipeline(bootstrap=kafka_bootstrap, prefix=prefix, log_dir=tmp_path)
+    yield line
+    line.stop_all()
+
+
+def header_map(message) -> dict[str, str]:
+    return {key: value.decode() for key, value in message.headers() or []}
+
+
+def user(pk: int, **fields) -> dict:
+    return {
+        "id": pk,
+        "birth_year": 1985,
+        "country": "GR",
+        "currency": "EUR",
+        "gender": "F",
+        **fields,
+    }
+
+
+def event(pk: int, sport: str = "Football", **fields) -> dict:
+    return {
+        "id": pk,
+        "begin_timestamp": "2031-05-01T18:00:00Z",
+        "end_timestamp": "2031-05-01T20:00:00Z",
+        "country": "GR",
+        "league": "Super League",
+        "sport": sport,
+        "participants": [f"Home {pk}", f"Away {pk}"],
+        **fields,
+    }
+
+
+def coupon(pk: int, user_id: int, event_ids: list[int], **fields) -> dict:
+    return {
+        "id": pk,
+        "user_id": user_id,
+        "stake": "10.00",
+        "timestamp": "2030-01-01T12:00:00Z",
+        "selections": [{"event_id": e, "odds": "1.90"} for e in event_ids],
+        **fields,
+    }
