@@ -51,23 +51,25 @@ if os.environ.get("LOG_FORMAT", "plain") == "json":
             }
         },
         "handlers": {
-            "stdout": {
+            "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
                 "stream": "ext://sys.stdout",
             },
-            "stderr": {
+            "error_console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
                 "stream": "ext://sys.stderr",
             },
         },
+        # Gunicorn replaces its defaults key by key: these names are its own.
+        "root": {"level": loglevel.upper(), "handlers": ["console"]},
         "loggers": {
             "gunicorn.error": {
-                "handlers": ["stderr"],
+                "handlers": ["error_console"],
                 "level": loglevel.upper(),
                 "propagate": False,
             },
-            "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
         },
     }
