@@ -19,8 +19,13 @@ install: $(VENV)/.installed
 run: install
 	PORT=$(PORT) PRODUCER_PORT=$(PRODUCER_PORT) $(PY) -m betreco.stack
 
+# The suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL names a server.
 test: install
-	$(VENV)/bin/pytest
+	env -u DATABASE_URL $(VENV)/bin/pytest
+	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
+		echo "== the suite again on PostgreSQL (DATABASE_URL=\$$TEST_DATABASE_URL) =="; \
+		DATABASE_URL="$(TEST_DATABASE_URL)" $(VENV)/bin/pytest; \
+	fi
 
 lint: install
 	$(VENV)/bin/ruff check .
