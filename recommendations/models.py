@@ -71,3 +71,23 @@ class RecommendedEvent(models.Model):
 
     def __str__(self):
         return f"#{self.rank + 1}: event {self.event_id}"
+
+
+class RankingSnapshot(models.Model):
+    """The ranking inputs of one open event as of the last refresh.
+
+    Stored answers were computed from this ranking. A refresh compares it
+    with the ranking now: where the two first differ, per sport, tells which
+    users' lists can have changed (those whose list reaches that far). Kept
+    equal to the open events after every refresh and full rebuild. No
+    foreign key: a deleted event must stay here until a refresh notices it.
+    """
+
+    event_id = models.BigIntegerField(primary_key=True)
+    sport_key = models.CharField(max_length=100)
+    begin_timestamp = models.DateTimeField()
+    end_timestamp = models.DateTimeField()
+    popularity = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"event {self.event_id}: {self.popularity} selections"

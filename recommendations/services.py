@@ -16,8 +16,14 @@ from django.utils import timezone
 
 from ingest.models import Coupon, Selection, User
 from recommendations import selectors
-from recommendations.engines.base import Answer, Changes, RecommendationEngine, load_engine
-from recommendations.models import Recommendation, RecommendedEvent
+from recommendations.engines.base import (
+    Answer,
+    Changes,
+    Ranking,
+    RecommendationEngine,
+    load_engine,
+)
+from recommendations.models import RankingSnapshot, Recommendation, RecommendedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +107,31 @@ def rebuild_for_users(
     return sum(_rebuild_chunk(engine, chunk) for chunk in _chunks(sorted(set(user_ids))))
 
 
+def save_snapshot(*, previous: Ranking, current: Ranking) -> None:
+    """Make `RankingSnapshot` equal `current`, writing only rows that differ from `previous`."""
+    changed = [
+        RankingSnapshot(
+            event_id=pk,
+            sport_key=sport_key,
+            begin_timestamp=begin,
+            end_timestamp=end,
+            popularity=popularity,
+        )
+        for pk, (sport_key, begin, end, popularity) in current.rows.items()
+        if previous.rows.get(pk) != (sport_key, begin, end, popularity)
+    ]
+    gone = [pk for pk in previous.rows if pk not in current.rows]
+    for chunk in _chunks(gone):
+        RankingSnapshot.objects.filter(event_id__in=chunk).delete()
+    RankingSnapshot.objects.filter(end_timestamp__lte=timezone.now()).delete()
+    RankingSnapshot.objects.bulk_create(
+        changed,
+        update_conflicts=True,
+        unique_fields=["event_id"],
+        update_fields=["sport_key", "begin_timestamp", "end_timestamp", "popularity"],
+    )
+
+
 def rebuild_all(
     *,
     engine: RecommendationEngine | None = None,
@@ -108,11 +139,15 @@ def rebuild_all(
 ) -> RebuildResult:
     """Recompute every user's answer, a chunk of users per transaction.
 
-    Short transactions let consumers keep storing batches meanwhile; a batch
-    committed during the rebuild refreshes its own users after it commits.
+    Short transactions let consumers keep storing batches meanwhile. The
+    chunks share one ranking, so a batch committed during the rebuild can
+    leave later chunks behind it: a catch-up refresh at the end rebuilds
+    the users whose lists the ranking has moved under since.
     """
     started = time.perf_counter()
     engine = engine or load_engine()
+    with transaction.atomic():
+        save_snapshot(previous=Ranking.snapshot(engine.now), current=engine.ranking)
     user_ids = list(User.objects.order_by("id").values_list("id", flat=True))
     done = 0
     for chunk in _chunks(user_ids):
@@ -120,6 +155,7 @@ def rebuild_all(
             done += _rebuild_chunk(engine, chunk)
         if on_progress:
             on_progress(len(chunk))
+    refresh_recommendations(changes=Changes())
     seconds = time.perf_counter() - started
     logger.info("rebuilt recommendations of %d users in %.2f s", done, seconds)
     return RebuildResult(users=done, seconds=seconds, engine=engine.name)
@@ -142,12 +178,19 @@ def _resolve_coupons(changes: Changes) -> Changes:
 
 @transaction.atomic
 def refresh_recommendations(*, changes: Changes) -> int:
-    """Rebuild the users `changes` can affect (the engine says which); returns how many."""
+    """Rebuild the users `changes` can affect (the engine says which); returns how many.
+
+    The engine compares the ranking the stored answers came from
+    (`RankingSnapshot`) with the ranking now; the snapshot is then brought
+    up to date in the same transaction as the answers.
+    """
     engine = load_engine()
-    affected = engine.affected_users(_resolve_coupons(changes))
+    previous = Ranking.snapshot(engine.now)
+    affected = engine.affected_users(_resolve_coupons(changes), previous)
     if affected is None:
         affected = User.objects.values_list("id", flat=True)
-    count = rebuild_for_users(user_ids=affected, engine=engine)
+    count = rebuild_for_users(user_ids=affected, engine=engine) if affected else 0
+    save_snapshot(previous=previous, current=engine.ranking)
     logger.debug("refreshed recommendations of %d users", count)
     return count
 

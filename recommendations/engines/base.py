@@ -53,32 +53,56 @@ class Changes:
 
 
 class Ranking:
-    """Open events ranked: most selections (by everyone) first, then soonest start, then id."""
+    """Open events ranked: most selections (by everyone) first, then soonest start, then id.
 
-    def __init__(self, now: datetime):
+    `rows` holds each event's ranking inputs (sport key, begin, end,
+    popularity), so two rankings can be compared and the snapshot written.
+    """
+
+    def __init__(self, rows: dict[int, tuple[str, datetime, datetime, int]]):
+        self.rows = rows
+        ranked = sorted(rows.items(), key=lambda item: (-item[1][3], item[1][1], item[0]))
+        self.overall: list[int] = [event_id for event_id, _ in ranked]
+        self.by_sport: dict[str, list[int]] = {}
+        for event_id, (sport_key, *_) in ranked:
+            self.by_sport.setdefault(sport_key, []).append(event_id)
+
+    @classmethod
+    def current(cls, now: datetime) -> "Ranking":
+        """The ranking now, popularity counted in SQL."""
         rows = (
             Event.objects.filter(end_timestamp__gt=now)
             .annotate(popularity=Count("selections"))
             .order_by()
-            .values_list("id", "sport_key", "begin_timestamp", "popularity")
+            .values_list("id", "sport_key", "begin_timestamp", "end_timestamp", "popularity")
         )
-        ranked = sorted(rows, key=lambda row: (-row[3], row[2], row[0]))
-        self.overall: list[int] = [row[0] for row in ranked]
-        self.sport_of: dict[int, str] = {row[0]: row[1] for row in ranked}
-        self.by_sport: dict[str, list[int]] = {}
-        for event_id, sport_key, _, _ in ranked:
-            self.by_sport.setdefault(sport_key, []).append(event_id)
-        self._positions: dict[str, dict[int, int]] = {}
+        return cls({pk: tuple(rest) for pk, *rest in rows})
+
+    @classmethod
+    def snapshot(cls, now: datetime) -> "Ranking":
+        """The ranking stored answers were computed from (`RankingSnapshot`)."""
+        from recommendations.models import RankingSnapshot
+
+        rows = RankingSnapshot.objects.filter(end_timestamp__gt=now).values_list(
+            "event_id", "sport_key", "begin_timestamp", "end_timestamp", "popularity"
+        )
+        return cls({pk: tuple(rest) for pk, *rest in rows})
 
     def events(self, sport_key: str | None) -> list[int]:
         """The ranked open events of one sport, or of all sports for None."""
         return self.overall if sport_key is None else self.by_sport.get(sport_key, [])
 
-    def position(self, sport_key: str | None, event_id: int) -> int | None:
-        key = "\0all" if sport_key is None else sport_key
-        if key not in self._positions:
-            self._positions[key] = {pk: i for i, pk in enumerate(self.events(sport_key))}
-        return self._positions[key].get(event_id)
+    def scopes(self) -> set[str | None]:
+        """Every sport, and None for all sports together."""
+        return {*self.by_sport, None}
+
+
+def first_difference(before: list[int], after: list[int]) -> int | None:
+    """The first index where two rankings differ, or None if they are equal."""
+    for index, (old, new) in enumerate(zip(before, after, strict=False)):
+        if old != new:
+            return index
+    return None if len(before) == len(after) else min(len(before), len(after))
 
 
 def top_unbet(ranked: Iterable[int], bets: set[int], n: int) -> list[int]:
@@ -116,14 +140,17 @@ class RecommendationEngine(ABC):
     @cached_property
     def ranking(self) -> Ranking:
         """Open events ranked by popularity, computed once per engine instance."""
-        return Ranking(self.now)
+        return Ranking.current(self.now)
 
     @abstractmethod
     def recommend(self, user_ids: Sequence[int]) -> Iterator[Answer]:
         """One answer per user id (existing users; a chunk small enough to hold)."""
 
-    def affected_users(self, changes: Changes) -> set[int] | None:
+    def affected_users(self, changes: Changes, previous: Ranking) -> set[int] | None:
         """Users whose answer `changes` can alter; None means everyone.
+
+        `previous` is the ranking the stored answers were computed from;
+        `self.ranking` is the ranking now.
 
         The default is always correct; engines narrow it when they can.
         """

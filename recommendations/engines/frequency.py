@@ -19,15 +19,17 @@ from datetime import datetime
 
 from django.db.models import Count, Max, Min, Q
 
-from ingest.models import Event, Selection
+from ingest.models import Selection
 from recommendations.engines.base import (
     Answer,
     Changes,
+    Ranking,
     RecommendationEngine,
+    first_difference,
     open_bets,
     top_unbet,
 )
-from recommendations.models import Recommendation, RecommendedEvent
+from recommendations.models import Recommendation
 
 # Above this many ids, skip the narrowing (an IN list that long is slower
 # than rebuilding, and SQLite caps query parameters at 32,766).
@@ -88,52 +90,38 @@ class FrequencyEngine(RecommendationEngine):
             total_selections=total,
         )
 
-    def affected_users(self, changes: Changes) -> set[int]:
-        """Exactly the users whose stored answer can differ after `changes` (a small superset).
+    def affected_users(self, changes: Changes, previous: Ranking) -> set[int]:
+        """The users whose stored answer can differ now (a small superset of them).
 
-        - users whose own bets changed;
+        - users whose own bets changed (their coupons, or new users);
         - users who bet on a written event: if its sport changed, their counts moved;
-        - users listing a written or re-counted event: its rank, sport or end changed;
-        - users whose list could now admit such an event (open, of their favourite
-          sport, or any sport for cold start): their list is short, or its last
-          event ranks below the event. A list holding none of the changed events
-          is a prefix of the ranking that nothing changed in front of, so no one
-          else's answer moves.
+        - per sport (and for cold start, all sports): a stored list is the first
+          N unbet events of the previous ranking. If the ranking now agrees with
+          it up to the list's last event, the list is still right. So only lists
+          that are short, or that end at or past the first position where the
+          two rankings differ, can change.
         """
         affected = set(changes.users)
-        touched = changes.events | changes.popular
-        if not touched:
-            return affected
-        affected |= set(
-            Selection.objects.filter(event_id__in=changes.events).values_list(
-                "coupon__user_id", flat=True
-            )
-        )
-        affected |= set(
-            RecommendedEvent.objects.filter(event_id__in=touched).values_list(
-                "recommendation_id", flat=True
-            )
-        )
-        open_touched = Event.objects.filter(id__in=touched, end_timestamp__gt=self.now)
-        return affected | self._admitting_users(list(open_touched.values_list("id", "sport_key")))
-
-    def _admitting_users(self, events: list[tuple[int, str]]) -> set[int]:
-        """Users whose list is short or ends below the best-ranked of `events`."""
-        best: dict[str | None, int] = {}
-        for event_id, sport_key in events:
-            for scope in (sport_key, None):
-                position = self.ranking.position(scope, event_id)
-                if position is not None:
-                    best[scope] = min(best.get(scope, position), position)
-        users: set[int] = set()
-        for scope, position in best.items():
-            ahead = self.ranking.events(scope)[:position]
-            stored = Recommendation.objects.filter(sport_key=scope or "")
-            if len(ahead) <= MAX_AHEAD:
-                stored = stored.filter(
-                    Q(event_count__lt=self.per_user)
-                    | Q(last_event__isnull=True)
-                    | ~Q(last_event_id__in=ahead)
+        if changes.events:
+            affected |= set(
+                Selection.objects.filter(event_id__in=changes.events).values_list(
+                    "coupon__user_id", flat=True
                 )
-            users |= set(stored.values_list("user_id", flat=True))
-        return users
+            )
+        for scope in previous.scopes() | self.ranking.scopes():
+            now_ranked = self.ranking.events(scope)
+            differs_at = first_difference(previous.events(scope), now_ranked)
+            if differs_at is not None:
+                affected |= self._reaching(scope, now_ranked[:differs_at])
+        return affected
+
+    def _reaching(self, scope: str | None, unchanged: list[int]) -> set[int]:
+        """Users of `scope` whose list is short or does not end within `unchanged`."""
+        stored = Recommendation.objects.filter(sport_key=scope or "")
+        if len(unchanged) <= MAX_AHEAD:
+            stored = stored.filter(
+                Q(event_count__lt=self.per_user)
+                | Q(last_event__isnull=True)
+                | ~Q(last_event_id__in=unchanged)
+            )
+        return set(stored.values_list("user_id", flat=True))
