@@ -152,10 +152,11 @@ class ConsumerLoop:
             return True
         if options.until_idle is None:
             return False
-        # Joining the group takes a while: idle time counts from the first assignment.
+        # Joining the group takes a while (longer when a killed member must
+        # time out first): until the first assignment, wait longer.
         limit = options.until_idle
         if not self.assigned_once:
-            limit += settings.KAFKA_SESSION_TIMEOUT_MS / 1000
+            limit += 3 * settings.KAFKA_SESSION_TIMEOUT_MS / 1000
         return time.monotonic() - self.last_activity >= limit
 
     def _iteration(self) -> None:
