@@ -35,5 +35,9 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Benchmarks print figures and ratios, never assert (BENCH_ARGS="--scale 0.1" for a quick run).
+bench: install
+	$(PY) bench/recommendations.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .ruff_cache
