@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from ingest import services
+from ingest.kafka.backoff import DATABASE_UNAVAILABLE
 from ingest.kafka.dead_letter import Failure, message_source, record_dead_letters
 from ingest.kafka.envelope import DecodeError, decode
 from ingest.validation import INPUT_SERIALIZERS, MAX_ID, InvalidRecord, validate_record
 
 INVALID_RECORD = "invalid-record"
+REFUSED_BY_DATABASE = "refused-by-database"
 
 
 @dataclass
@@ -106,3 +108,29 @@ def store(batch: Batch) -> services.StoreResult:
     )
     record_dead_letters(batch.failures)
     return result
+
+
+def store_one_by_one(messages) -> Batch:
+    """The fallback when the database refuses a whole batch (not an outage, e.g. a constraint).
+
+    Each message is stored in a transaction of its own, and the ones the
+    database refuses become dead letters, so one such record neither stops
+    the consumer nor takes the rest of its batch with it.
+    """
+    combined = Batch()
+    for message in messages:
+        single = prepare([message])
+        try:
+            store(single)
+        except DATABASE_UNAVAILABLE:
+            raise
+        except DatabaseError as error:
+            single = Batch(next_offsets=single.next_offsets, size=single.size)
+            failure = Failure.of_message(message, error=str(error), error_kind=REFUSED_BY_DATABASE)
+            single.failures.append(failure)
+            store(single)
+        combined.failures += single.failures
+        combined.size += single.size
+        for position, offset in single.next_offsets.items():
+            combined.next_offsets[position] = max(offset, combined.next_offsets.get(position, 0))
+    return combined

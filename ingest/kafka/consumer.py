@@ -30,7 +30,7 @@ from datetime import timedelta
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 
 from ingest import services
 from ingest.kafka import batch as batches
@@ -195,13 +195,13 @@ class ConsumerLoop:
         """Store one batch, publish its dead letters, and mark its offsets for commit."""
         batch = batches.prepare(messages)
         close_old_connections()
-        retry(
-            lambda: batches.store(batch),
-            what=f"storing a batch of {batch.size}",
-            retry_on=DATABASE_UNAVAILABLE,
-            should_stop=self.should_stop,
-            on_failure=drop_database_connections,
-        )
+        try:
+            self._retry_store(lambda: batches.store(batch), f"storing a batch of {batch.size}")
+        except DatabaseError:
+            logger.exception("the database refused a batch; storing its messages one by one")
+            batch = self._retry_store(
+                lambda: batches.store_one_by_one(messages), f"storing {batch.size} one by one"
+            )
         retry(
             lambda: publish_dead_letters(
                 self.producer, batch.failures, timeout=DEAD_LETTER_TIMEOUT
@@ -214,6 +214,15 @@ class ConsumerLoop:
         self.progress.batch_done(batch.size, len(batch.failures))
         for position, offset in batch.next_offsets.items():
             self.pending[position] = max(offset, self.pending.get(position, 0))
+
+    def _retry_store(self, step, what: str):
+        return retry(
+            step,
+            what=what,
+            retry_on=DATABASE_UNAVAILABLE,
+            should_stop=self.should_stop,
+            on_failure=drop_database_connections,
+        )
 
     def _commit_pending(self, only: set | None = None) -> None:
         """Commit stored offsets synchronously; on failure keep them for the next attempt."""

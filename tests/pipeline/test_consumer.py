@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from ingest.kafka.topics import Header
 from ingest.models import Coupon, DeadLetter, Event, ParkedCoupon, Selection, User
@@ -155,3 +156,27 @@ def test_kafka_status_reports_lag_then_progress_parked_and_dead_letters(pipeline
     assert after["parked_coupons"] == 1
     assert "parked coupons: 1" in table
     assert pipeline.topic("users") in table
+
+
+def test_a_record_the_database_refuses_is_dead_lettered_and_its_batch_still_stored(pipeline):
+    if connection.vendor != "sqlite":
+        pytest.skip("the refusal is simulated with an SQLite trigger")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TRIGGER refuse_666 BEFORE INSERT ON ingest_user WHEN NEW.id = 666 "
+            "BEGIN SELECT RAISE(ABORT, 'user 666 refused by a constraint'); END"
+        )
+    try:
+        pipeline.produce("users", [user(1), user(666), user(2)])
+
+        consumer = pipeline.consume("users")
+
+        assert sorted(User.objects.values_list("id", flat=True)) == [1, 2]
+        [letter] = pipeline.dead_letters("users", expected=1)
+        headers = header_map(letter)
+        assert headers[Header.ERROR_KIND] == "refused-by-database"
+        assert "user 666 refused" in headers[Header.ERROR]
+        assert "storing its messages one by one" in consumer.log
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER IF EXISTS refuse_666")
