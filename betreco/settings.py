@@ -187,6 +187,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["betreco.routing.without_trailing_slash_duplicates"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "betreco.openapi.document_error_responses",
+    ],
 }
 
 # Kafka (SPEC §5). The seed's BOOTSTRAP_SERVER is accepted too.
