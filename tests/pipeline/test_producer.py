@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from django.core.management import call_command
 
 from ingest.kafka.producer import reset_producer
 from ingest.kafka.topics import SCHEMA_VERSION, Header
@@ -190,3 +191,11 @@ def test_producer_role_serves_its_schema_and_health(api_client, producer_role):
     assert schema.status_code == 200
     assert set(schema.json()["paths"]) >= {"/users", "/events", "/coupons", "/readyz"}
     assert health.status_code == 200
+
+
+def test_producer_role_schema_validates_without_warnings(producer_role, tmp_path):
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "openapi.yaml")
+    )
+
+    assert "/coupons:" in (tmp_path / "openapi.yaml").read_text()
