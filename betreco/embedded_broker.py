@@ -61,7 +61,10 @@ class EmbeddedBroker:
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        # Refused connections while the broker boots are expected: keep them out of the logs.
+        probe_logger = logging.getLogger(f"{__name__}.probe")
+        probe_logger.disabled = True
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "logger": probe_logger})
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(
@@ -102,9 +105,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     broker = EmbeddedBroker(args.port, output=None).start()
-    stop = lambda *_: broker.stop()  # noqa: E731
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+
+    def forward(signum, _frame):
+        # Only pass the signal on: the main thread is already waiting for the broker.
+        broker.process.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
     return broker.process.wait()
 
 
