@@ -5,6 +5,7 @@ would trip over: a file Compose rejects, a command, module, port or
 variable the project does not have.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -155,3 +156,33 @@ def test_the_final_image_is_slim_pinned_and_runs_as_a_non_root_user():
     for source in re.findall(r"^COPY (?!--from)(\S+) ", final_stage, re.M):
         assert (compose.REPO / source).exists()
     assert "collectstatic" in get_commands()
+
+
+def test_the_images_collectstatic_step_builds_the_compressed_manifest(tmp_path):
+    # The Dockerfile's build step, with production settings, into a temporary folder.
+    command = re.search(
+        r"^RUN (SECRET_KEY=\S+) (python manage.py collectstatic .*)$",
+        compose.DOCKERFILE.read_text(),
+        re.M,
+    )
+    assert command, "the Dockerfile collects static files at build time"
+    code = (
+        "import django; from django.conf import settings; django.setup(); "
+        f"settings.STATIC_ROOT = {str(tmp_path)!r}; "
+        "from django.core.management import call_command; "
+        "call_command('collectstatic', interactive=False, verbosity=0)"
+    )
+    key, value = command[1].split("=", 1)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "betreco.settings", "DEBUG": "0", key: value}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=compose.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())
+    assert "admin/css/base.css" in manifest["paths"]
+    assert list(tmp_path.glob("admin/css/base.*.css.gz"))
