@@ -175,7 +175,8 @@ if not DEBUG:
     REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
         "anon": env.str("THROTTLE_ANON_RATE", default="300/minute")
     }
-    REST_FRAMEWORK["NUM_PROXIES"] = env.int("THROTTLE_NUM_PROXIES", default=None)
+    # Clients are told apart by REMOTE_ADDR; behind N proxies, set it to N (X-Forwarded-For).
+    REST_FRAMEWORK["NUM_PROXIES"] = env.int("THROTTLE_NUM_PROXIES", default=0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "betreco",

@@ -131,7 +131,10 @@ from django.core.management import call_command
 from django.test import Client
 call_command("migrate", verbosity=0)
 client = Client()
-anonymous = [client.get("/users/1").status_code for _ in range(4)]
+# A forged X-Forwarded-For does not make a new client (THROTTLE_NUM_PROXIES=0).
+anonymous = [
+    client.get("/users/1", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(4)
+]
 keyed = [client.get("/users/1", HTTP_AUTHORIZATION="Bearer KEY").status_code for _ in range(4)]
 print(anonymous, keyed)
 """.replace("KEY", API_KEY)
