@@ -38,6 +38,7 @@ format: install
 # Benchmarks print figures and ratios, never assert (BENCH_ARGS="--scale 0.1" for a quick run).
 bench: install
 	$(PY) bench/recommendations.py $(BENCH_ARGS)
+	$(PY) bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .ruff_cache
