@@ -112,6 +112,17 @@ def generate(scale: float, rng: random.Random) -> dict:
     }
 
 
+def existing_counts() -> dict:
+    from ingest.models import Coupon, Event, Selection, User
+
+    return {
+        "users": User.objects.count(),
+        "events": Event.objects.count(),
+        "coupons": Coupon.objects.count(),
+        "selections": Selection.objects.count(),
+    }
+
+
 def _accumulate(values):
     total = 0.0
     for value in values:
@@ -362,20 +373,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the database file")
-    parser.add_argument("--phase", choices=["all", "rebuild"], default="all")
-    parser.add_argument("--db")
+    parser.add_argument("--phase", choices=["all", "generate", "rebuild"], default="all")
+    parser.add_argument("--db", help="database file (kept); generated unless it exists")
     args = parser.parse_args()
     if args.phase == "rebuild":
         setup_django(args.db)
         phase_rebuild()
         return
-    db_path = tempfile.mktemp(prefix="betreco-bench-", suffix=".sqlite3")
+    db_path = args.db or tempfile.mktemp(prefix="betreco-bench-", suffix=".sqlite3")
+    keep = args.keep or bool(args.db)
+    reuse = bool(args.db) and Path(db_path).exists()
     setup_django(db_path)
     rng = random.Random(42)
     try:
         started = time.perf_counter()
-        counts = generate(args.scale, rng)
-        sys.stdout.write(f"generated {counts} in {time.perf_counter() - started:.1f} s\n")
+        counts = existing_counts() if reuse else generate(args.scale, rng)
+        sys.stdout.write(f"data {counts} ready in {time.perf_counter() - started:.1f} s\n")
+        if args.phase == "generate":
+            return
         rebuilds = [rebuild_in_fresh_process(db_path) for _ in range(args.repeat)]
         events = [
             batch_refresh("events", rng, counts, 10**9 + i * 10**4) for i in range(args.repeat)
@@ -388,7 +403,7 @@ def main() -> None:
         seed_s = seed_algorithm(rng.sample(range(1, counts["users"] + 1), sample))
         report(counts, rebuilds, events, coupons, http, seed_s, sample)
     finally:
-        if not args.keep:
+        if not keep:
             for suffix in ("", "-wal", "-shm"):
                 Path(db_path + suffix).unlink(missing_ok=True)
         else:

@@ -37,7 +37,8 @@ class RebuildResult:
     engine: str
 
 
-def _chunks(ids: Sequence[int], size: int = CHUNK_SIZE) -> Iterable[Sequence[int]]:
+def _chunks(ids: Sequence[int], size: int | None = None) -> Iterable[Sequence[int]]:
+    size = size or CHUNK_SIZE
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 
@@ -155,10 +156,22 @@ def rebuild_all(
             done += _rebuild_chunk(engine, chunk)
         if on_progress:
             on_progress(len(chunk))
-    refresh_recommendations(changes=Changes())
+    _catch_up(used=engine.ranking)
     seconds = time.perf_counter() - started
     logger.info("rebuilt recommendations of %d users in %.2f s", done, seconds)
     return RebuildResult(users=done, seconds=seconds, engine=engine.name)
+
+
+@transaction.atomic
+def _catch_up(*, used: Ranking) -> int:
+    """Rebuild the users whose lists the ranking moved under since `used` was counted."""
+    engine = load_engine()
+    affected = engine.affected_users(Changes(), used)
+    if affected is None:
+        affected = User.objects.values_list("id", flat=True)
+    count = rebuild_for_users(user_ids=affected, engine=engine) if affected else 0
+    save_snapshot(previous=Ranking.snapshot(engine.now), current=engine.ranking)
+    return count
 
 
 def _resolve_coupons(changes: Changes) -> Changes:
@@ -181,12 +194,17 @@ def refresh_recommendations(*, changes: Changes) -> int:
     """Rebuild the users `changes` can affect (the engine says which); returns how many.
 
     The engine compares the ranking the stored answers came from
-    (`RankingSnapshot`) with the ranking now; the snapshot is then brought
-    up to date in the same transaction as the answers.
+    (`RankingSnapshot`) with the ranking now, which is the snapshot with the
+    changed events counted again (cheap: no count over all selections); the
+    snapshot is then brought up to date in the same transaction as the
+    answers. Writes that bypass signals (`QuerySet.update`, raw SQL) leave
+    the snapshot behind: `rebuild_recommendations` resets everything.
     """
     engine = load_engine()
+    changes = _resolve_coupons(changes)
     previous = Ranking.snapshot(engine.now)
-    affected = engine.affected_users(_resolve_coupons(changes), previous)
+    engine.ranking = previous.updated(changes.events | changes.popular, engine.now)
+    affected = engine.affected_users(changes, previous)
     if affected is None:
         affected = User.objects.values_list("id", flat=True)
     count = rebuild_for_users(user_ids=affected, engine=engine) if affected else 0

@@ -52,31 +52,55 @@ class Changes:
         return bool(self.users or self.coupons or self.events or self.popular)
 
 
+Row = tuple[str, datetime, datetime, int]  # sport key, begin, end, popularity
+
+
+def _ranked(rows: dict[int, Row]) -> list[int]:
+    return [pk for pk, _ in sorted(rows.items(), key=lambda it: (-it[1][3], it[1][1], it[0]))]
+
+
+def _current_rows(
+    now: datetime, sport_key: str | None = None, ids: list[int] | None = None
+) -> dict[int, Row]:
+    events = Event.objects.filter(end_timestamp__gt=now)
+    if sport_key is not None:
+        events = events.filter(sport_key=sport_key)
+    if ids is not None:
+        events = events.filter(id__in=ids)
+    rows = (
+        events.annotate(popularity=Count("selections"))
+        .order_by()
+        .values_list("id", "sport_key", "begin_timestamp", "end_timestamp", "popularity")
+    )
+    return {pk: tuple(rest) for pk, *rest in rows}
+
+
 class Ranking:
     """Open events ranked: most selections (by everyone) first, then soonest start, then id.
 
-    `rows` holds each event's ranking inputs (sport key, begin, end,
-    popularity), so two rankings can be compared and the snapshot written.
+    `rows` holds each event's ranking inputs, so two rankings can be compared
+    and the snapshot written. `Ranking.current` counts popularity lazily:
+    one sport's events when only that sport is asked for (a single user's
+    rebuild on read), all of them once anything else is.
     """
 
-    def __init__(self, rows: dict[int, tuple[str, datetime, datetime, int]]):
-        self.rows = rows
-        ranked = sorted(rows.items(), key=lambda item: (-item[1][3], item[1][1], item[0]))
-        self.overall: list[int] = [event_id for event_id, _ in ranked]
+    def __init__(self, rows: dict[int, Row] | None = None, *, now: datetime | None = None):
+        self._rows, self._now = rows, now
+        self._one_sport: dict[str, list[int]] = {}
+        if rows is not None:
+            self._index(rows)
+
+    def _index(self, rows: dict[int, Row]) -> None:
+        self._rows = rows
+        self.overall: list[int] = _ranked(rows)
         self.by_sport: dict[str, list[int]] = {}
-        for event_id, (sport_key, *_) in ranked:
-            self.by_sport.setdefault(sport_key, []).append(event_id)
+        for event_id in self.overall:
+            self.by_sport.setdefault(rows[event_id][0], []).append(event_id)
 
     @classmethod
     def current(cls, now: datetime) -> "Ranking":
-        """The ranking now, popularity counted in SQL."""
-        rows = (
-            Event.objects.filter(end_timestamp__gt=now)
-            .annotate(popularity=Count("selections"))
-            .order_by()
-            .values_list("id", "sport_key", "begin_timestamp", "end_timestamp", "popularity")
-        )
-        return cls({pk: tuple(rest) for pk, *rest in rows})
+        """The ranking now, popularity counted in SQL (when first needed)."""
+        return cls(now=now)
 
     @classmethod
     def snapshot(cls, now: datetime) -> "Ranking":
@@ -88,12 +112,40 @@ class Ranking:
         )
         return cls({pk: tuple(rest) for pk, *rest in rows})
 
+    def updated(self, touched: set[int], now: datetime) -> "Ranking":
+        """This ranking with the `touched` events counted again (the only ones that changed).
+
+        What a refresh uses instead of counting every event's selections:
+        only events that were written or whose selections changed can rank
+        differently than in the snapshot.
+        """
+        rows = {pk: row for pk, row in self.rows.items() if pk not in touched}
+        touched = sorted(touched)
+        for start in range(0, len(touched), 5000):
+            rows.update(_current_rows(now, ids=touched[start : start + 5000]))
+        return Ranking(rows)
+
+    @property
+    def rows(self) -> dict[int, Row]:
+        self._load()
+        return self._rows
+
+    def _load(self) -> None:
+        if self._rows is None:
+            self._index(_current_rows(self._now))
+
     def events(self, sport_key: str | None) -> list[int]:
         """The ranked open events of one sport, or of all sports for None."""
+        if self._rows is None and sport_key is not None:
+            if sport_key not in self._one_sport:
+                self._one_sport[sport_key] = _ranked(_current_rows(self._now, sport_key))
+            return self._one_sport[sport_key]
+        self._load()
         return self.overall if sport_key is None else self.by_sport.get(sport_key, [])
 
     def scopes(self) -> set[str | None]:
         """Every sport, and None for all sports together."""
+        self._load()
         return {*self.by_sport, None}
 
 

@@ -194,3 +194,28 @@ def test_single_saves_and_deletes_as_in_the_admin_keep_answers_fresh(committed):
     with committed():  # an event is deleted
         Event.objects.filter(pk=events[4]["id"]).delete()
     assert stored_answers() == from_scratch()
+
+
+def test_a_batch_committed_during_a_full_rebuild_is_not_overwritten(committed, monkeypatch):
+    users = [user_record() for _ in range(12)]
+    events = [event_record("Tennis", begins_in=timedelta(hours=h + 1)) for h in range(6)]
+    with committed():
+        ingest_services.store_batch(
+            users=users, events=events, coupons=[coupon_record(users[0]["id"], [events[0]["id"]])]
+        )
+    monkeypatch.setattr(services, "CHUNK_SIZE", 3)
+    last = events[-1]["id"]
+
+    def bets_arrive_after_the_first_chunk(done):
+        if done == 3 and not Coupon.objects.filter(selections__event_id=last).exists():
+            with committed():  # the last event becomes the most popular
+                ingest_services.store_batch(
+                    coupons=[
+                        coupon_record(users[-1]["id"], [last]),
+                        coupon_record(users[-2]["id"], [last]),
+                    ]
+                )
+
+    services.rebuild_all(on_progress=bets_arrive_after_the_first_chunk)
+    assert stored_answers() == from_scratch()
+    assert stored_answers()[users[5]["id"]][-1][0] == last
