@@ -8,6 +8,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from betreco.routing import MAX_ID
 from ingest import selectors, services
 from ingest.kafka.producer import broker_status
 from ingest.models import Coupon, Event, User
@@ -185,6 +186,9 @@ def _int_param(request, name: str) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise serializers.ValidationError({name: ["Must be an integer."]}) from None
+    if not -MAX_ID - 1 <= number <= MAX_ID:  # the database's integers are 64-bit
+        raise serializers.ValidationError({name: ["Must be a 64-bit integer."]})
+    return number
