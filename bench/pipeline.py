@@ -62,6 +62,16 @@ TARGET_SINGLE = 1000  # single-record requests/s
 TARGET_SEED_S = 0.2  # seconds for the seed's 100 records of a kind
 STORE_DEADLINE_S = 600.0
 STOP_TIMEOUT_S = 20.0
+# --production: DEBUG=0 settings, writes with a token (authenticated writes are not throttled).
+BENCH_API_KEY = "bench-only-api-key"
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
+    "SECURE_SSL_REDIRECT": "0",
+    "ALLOWED_HOSTS": HOST,
+    "API_KEYS": BENCH_API_KEY,
+}
+HEADERS = {"Content-Type": "application/json"}  # plus Authorization with --production
 
 
 # --- records -------------------------------------------------------------------------------
@@ -161,7 +171,7 @@ class Http:
                     HOST, self.port, timeout=self.timeout
                 )
             try:
-                conn.request("POST", path, body, {"Content-Type": "application/json"})
+                conn.request("POST", path, body, HEADERS)
                 response = conn.getresponse()
                 data = response.read()
             except (http.client.HTTPException, ConnectionError) as error:
@@ -333,7 +343,7 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
-def start_stack(exits: ExitStack, workdir: Path, run_id: str) -> Stack:
+def start_stack(exits: ExitStack, workdir: Path, run_id: str, production: bool) -> Stack:
     broker = EmbeddedBroker().start()
     db_path = workdir / "bench.sqlite3"
     env = {
@@ -344,6 +354,7 @@ def start_stack(exits: ExitStack, workdir: Path, run_id: str) -> Stack:
         "KAFKA_TOPIC_PREFIX": f"bench-{run_id}-",
         "KAFKA_CONSUMER_GROUP": f"bench-{run_id}",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        **(PRODUCTION_ENV if production else {}),
     }
     env.pop("TOPICS", None)
     stack = Stack(workdir, broker, env, db_path, workdir / "empty.sqlite3")
@@ -619,7 +630,7 @@ def one_run(number: int, args) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="betreco-bench-pipeline-"))
     try:
         with ExitStack() as exits:
-            stack = start_stack(exits, workdir, run_id)
+            stack = start_stack(exits, workdir, run_id, args.production)
             stack.start_consumers()
             stack.start_producer(MAKE_RUN_CONFIG)
             result["e2e"] = end_to_end(stack, e2e_data, args.batch, args.senders)
@@ -698,7 +709,13 @@ def report(runs: list[dict], args) -> None:
             ratio = f"{factor:.2f}x {'met' if factor >= 1 else 'MISSED'}"
         _say(f"{name:<44} {shown:>10} {unit:<9} {goal:<10} {ratio:<14} ({each})")
 
-    _say(f"\nMedians of {len(runs)} run(s), scale {args.scale:g}, {os.cpu_count()} CPUs")
+    settings = "DEBUG=0 (--production)" if args.production else "make run's settings (DEBUG on)"
+    _say(
+        f"\nMedians of {len(runs)} run(s), scale {args.scale:g}, {os.cpu_count()} CPUs, "
+        f"{settings}; end to end and seed table under gunicorn {MAKE_RUN_CONFIG}, "
+        f"batches of {args.batch} from {args.senders} threads; single-record client "
+        f"{args.clients} processes x {args.client_threads} threads"
+    )
     _say(f"{'figure':<44} {'median':>10} {'unit':<9} {'target':<10} {'vs target':<14} (runs)")
     e2e = [r["e2e"]["rate"] for r in runs]
     row("end to end (HTTP batches -> SQLite)", e2e, "rec/s", TARGET_E2E)
@@ -756,13 +773,20 @@ def main() -> None:
     parser.add_argument("--client-threads", type=int, default=16, help="threads each (16)")
     parser.add_argument(
         "--configs",
-        type=lambda text: text.split(","),
-        default=[MAKE_RUN_CONFIG, "4x4"],
-        help="gunicorn workers x threads for the single-record test (2x4,4x4)",
+        type=lambda text: [c for c in text.split(",") if c],
+        default=[MAKE_RUN_CONFIG, "2x16", "4x8"],
+        help="gunicorn workers x threads for the single-record test (2x4,2x16,4x8)",
     )
     parser.add_argument("--keep", action="store_true", help="keep each run's files and logs")
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="DEBUG=0 (production settings, writes with a token) instead of make run's defaults",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "betreco.settings")
+    if args.production:
+        HEADERS["Authorization"] = f"Bearer {BENCH_API_KEY}"
     runs = [one_run(number, args) for number in range(1, args.runs + 1)]
     report(runs, args)
 
