@@ -210,6 +210,7 @@ class ConsumerLoop:
             retry_on=(KafkaException, BufferError),
             should_stop=self.should_stop,
         )
+        logger.debug("stored a batch of %d (%d dead letters)", batch.size, len(batch.failures))
         self.consumed += batch.size
         self.progress.batch_done(batch.size, len(batch.failures))
         for position, offset in batch.next_offsets.items():
@@ -296,7 +297,9 @@ class ConsumerLoop:
 
     def _lag(self) -> dict[str, int] | None:
         try:
-            report = lag_by_topic(self.consumer, self.consumer.assignment(), timeout=2.0)
+            report = lag_by_topic(
+                self.consumer, self.consumer.assignment(), timeout=2.0, cached=True
+            )
         except KafkaException:
             return None
         return {topic: row.lag for topic, row in report.items()}

@@ -25,15 +25,24 @@ def topic_partitions(consumer: Consumer, topics: Iterable[str], timeout: float) 
     ]
 
 
-def lag_by_topic(consumer: Consumer, partitions: list, timeout: float) -> dict[str, TopicLag]:
-    """Per topic: end offset, committed offset and lag of the consumer's group over `partitions`."""
+def lag_by_topic(
+    consumer: Consumer, partitions: list, timeout: float, *, cached: bool = False
+) -> dict[str, TopicLag]:
+    """Per topic: end offset, committed offset and lag of the consumer's group over `partitions`.
+
+    `cached`: use the end offsets of the consumer's last fetch responses
+    (free, for a consumer's own progress line) instead of asking the broker
+    per partition, which waits behind the consumer's long-polling fetches.
+    """
     report: dict[str, TopicLag] = {}
     if not partitions:
         return report
     for committed in consumer.committed(partitions, timeout=timeout):
         low, high = consumer.get_watermark_offsets(
-            TopicPartition(committed.topic, committed.partition), timeout=timeout, cached=False
+            TopicPartition(committed.topic, committed.partition), timeout=timeout, cached=cached
         )
+        if high < 0:  # nothing fetched from this partition yet
+            continue
         done = committed.offset if committed.offset >= 0 else low
         row = report.setdefault(committed.topic, TopicLag(committed.topic))
         row.end += high
