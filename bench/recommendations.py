@@ -86,14 +86,17 @@ def generate(scale: float, rng: random.Random) -> dict:
     event_ids = list(range(1, n_events + 1))
     rng.shuffle(event_ids)
     cum = list(_accumulate(weights))
-    coupons, selections, coupon_id = [], [], 0
-    while len(selections) < n_selections:
-        coupon_id += 1
+    sizes, total = [], 0
+    while total < n_selections:
+        sizes.append(min(rng.randint(1, 5), n_selections - total))
+        total += sizes[-1]
+    draws = rng.choices(event_ids, cum_weights=cum, k=total)
+    coupons, selections, at = [], [], 0
+    for coupon_id, size in enumerate(sizes, start=1):
         when = now - timedelta(minutes=rng.uniform(1, 60 * 24 * 30))
         coupons.append((coupon_id, rng.randint(1, n_users), _ts(when)))
-        size = min(rng.randint(1, 5), n_selections - len(selections))
-        chosen = set(rng.choices(event_ids, cum_weights=cum, k=size))
-        selections.extend((coupon_id, event_id) for event_id in chosen)
+        selections.extend((coupon_id, event_id) for event_id in set(draws[at : at + size]))
+        at += size
     raw.executemany(
         "INSERT INTO ingest_coupon (id, user_id, stake, timestamp) VALUES (?, ?, '10', ?)",
         coupons,
@@ -252,7 +255,11 @@ def http_latency(db_path: str, counts: dict, rng: random.Random, requests: int) 
         [
             str(Path(sys.executable).parent / "gunicorn"),
             "betreco.wsgi",
-            "-w",
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",  # keeps connections alive
+            "--threads",
             "2",
             "-b",
             f"127.0.0.1:{port}",
@@ -264,15 +271,17 @@ def http_latency(db_path: str, counts: dict, rng: random.Random, requests: int) 
     )
     try:
         _wait_for(port)
+        client = Client(port)
         statuses = {}
         for _ in range(300):
-            _get(port, rng.randint(1, counts["users"]))
+            client.get(rng.randint(1, counts["users"]))
         samples = []
         for _ in range(requests):
             started = time.perf_counter()
-            status = _get(port, rng.randint(1, counts["users"]))
+            status = client.get(rng.randint(1, counts["users"]))
             samples.append((time.perf_counter() - started) * 1000)
             statuses[status] = statuses.get(status, 0) + 1
+        client.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -285,15 +294,41 @@ def http_latency(db_path: str, counts: dict, rng: random.Random, requests: int) 
     }
 
 
+class Client:
+    """One keep-alive HTTP connection, as a browser or proxy would hold."""
+
+    def __init__(self, port: int):
+        self.port, self.conn = port, None
+
+    def get(self, user_id: int) -> int:
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                self.conn.request("GET", f"/recommendation/{user_id}")
+                response = self.conn.getresponse()
+                response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    self.close()
+                return response.status
+            except (OSError, http.client.HTTPException):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
 def _get(port: int, user_id: int) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    client = Client(port)
     try:
-        conn.request("GET", f"/recommendation/{user_id}")
-        response = conn.getresponse()
-        response.read()
-        return response.status
+        return client.get(user_id)
     finally:
-        conn.close()
+        client.close()
 
 
 def _wait_for(port: int, timeout: float = 30) -> None:

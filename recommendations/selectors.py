@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from ingest.models import Event
 from ingest.selectors import user_get
-from recommendations.models import Recommendation, RecommendedEvent
+from recommendations.models import RankingSnapshot, Recommendation, RecommendedEvent
 
 
 @dataclass
@@ -20,6 +20,11 @@ class CurrentRecommendation:
 def user_require(*, user_id: int) -> None:
     """404 with a message for an unknown user."""
     user_get(user_id=user_id)
+
+
+def snapshot_exists() -> bool:
+    """Whether refreshes have recorded a ranking yet (a fresh database has none)."""
+    return RankingSnapshot.objects.exists()
 
 
 def recommendation_get(*, user_id: int) -> CurrentRecommendation | None:

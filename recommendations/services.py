@@ -223,6 +223,12 @@ def recommendation_current(*, user_id: int) -> selectors.CurrentRecommendation:
     current = selectors.recommendation_get(user_id=user_id)
     if current is None or current.stale:
         selectors.user_require(user_id=user_id)
-        rebuild_for_users(user_ids=[user_id])
+        engine = load_engine()
+        if selectors.snapshot_exists():
+            # The ranking every other stored answer came from, one sport's
+            # rows read (milliseconds, where counting selections takes a
+            # tenth of a second); refreshes keep it equal to the current one.
+            engine.ranking = Ranking.snapshot(engine.now)
+        rebuild_for_users(user_ids=[user_id], engine=engine)
         current = selectors.recommendation_get(user_id=user_id)
     return current

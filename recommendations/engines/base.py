@@ -75,17 +75,30 @@ def _current_rows(
     return {pk: tuple(rest) for pk, *rest in rows}
 
 
+def _snapshot_rows(now: datetime, sport_key: str | None = None) -> dict[int, Row]:
+    from recommendations.models import RankingSnapshot
+
+    rows = RankingSnapshot.objects.filter(end_timestamp__gt=now)
+    if sport_key is not None:
+        rows = rows.filter(sport_key=sport_key)
+    values = rows.values_list(
+        "event_id", "sport_key", "begin_timestamp", "end_timestamp", "popularity"
+    )
+    return {pk: tuple(rest) for pk, *rest in values}
+
+
 class Ranking:
     """Open events ranked: most selections (by everyone) first, then soonest start, then id.
 
     `rows` holds each event's ranking inputs, so two rankings can be compared
-    and the snapshot written. `Ranking.current` counts popularity lazily:
-    one sport's events when only that sport is asked for (a single user's
-    rebuild on read), all of them once anything else is.
+    and the snapshot written. Rows load lazily: one sport's events when only
+    that sport is asked for (a single user's rebuild on read), all of them
+    once anything else is.
     """
 
-    def __init__(self, rows: dict[int, Row] | None = None, *, now: datetime | None = None):
-        self._rows, self._now = rows, now
+    def __init__(self, rows: dict[int, Row] | None = None, *, source=None):
+        # `source(sport_key)` gives the rows of one sport, or all for None.
+        self._rows, self._source = None, source
         self._one_sport: dict[str, list[int]] = {}
         if rows is not None:
             self._index(rows)
@@ -100,17 +113,12 @@ class Ranking:
     @classmethod
     def current(cls, now: datetime) -> "Ranking":
         """The ranking now, popularity counted in SQL (when first needed)."""
-        return cls(now=now)
+        return cls(source=lambda sport_key: _current_rows(now, sport_key))
 
     @classmethod
     def snapshot(cls, now: datetime) -> "Ranking":
-        """The ranking stored answers were computed from (`RankingSnapshot`)."""
-        from recommendations.models import RankingSnapshot
-
-        rows = RankingSnapshot.objects.filter(end_timestamp__gt=now).values_list(
-            "event_id", "sport_key", "begin_timestamp", "end_timestamp", "popularity"
-        )
-        return cls({pk: tuple(rest) for pk, *rest in rows})
+        """The ranking stored answers were computed from (`RankingSnapshot`), loaded lazily."""
+        return cls(source=lambda sport_key: _snapshot_rows(now, sport_key))
 
     def updated(self, touched: set[int], now: datetime) -> "Ranking":
         """This ranking with the `touched` events counted again (the only ones that changed).
@@ -132,13 +140,13 @@ class Ranking:
 
     def _load(self) -> None:
         if self._rows is None:
-            self._index(_current_rows(self._now))
+            self._index(self._source(None))
 
     def events(self, sport_key: str | None) -> list[int]:
         """The ranked open events of one sport, or of all sports for None."""
         if self._rows is None and sport_key is not None:
             if sport_key not in self._one_sport:
-                self._one_sport[sport_key] = _ranked(_current_rows(self._now, sport_key))
+                self._one_sport[sport_key] = _ranked(self._source(sport_key))
             return self._one_sport[sport_key]
         self._load()
         return self.overall if sport_key is None else self.by_sport.get(sport_key, [])

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ingest.models import Event
 from recommendations.models import Recommendation
 from recommendations.services import rebuild_all
 from tests.factories import UserFactory
@@ -57,10 +56,10 @@ def test_a_user_without_a_stored_answer_gets_one_computed_on_read(api_client, us
 
 
 def test_an_event_that_ended_after_generation_is_not_shown_and_the_list_is_refilled(
-    api_client, user, make_event, bet
+    api_client, user, make_event, bet, monkeypatch
 ):
     bet(user, make_event("Tennis"))
-    ending = make_event("Tennis", begins_in=timedelta(hours=1))
+    ending = make_event("Tennis", begins_in=timedelta(hours=-1), ends_in=timedelta(hours=1))
     others = [make_event("Tennis", begins_in=timedelta(hours=h)) for h in (2, 3, 4)]
     rebuild_all()
     stored = Recommendation.objects.get(user=user)
@@ -68,11 +67,9 @@ def test_an_event_that_ended_after_generation_is_not_shown_and_the_list_is_refil
         ending.pk,
         *[e.pk for e in others[:2]],
     ]
-    # Time passes: the event ends without any write that signals could see.
-    Event.objects.filter(pk=ending.pk).update(
-        begin_timestamp=timezone.now() - timedelta(hours=2),
-        end_timestamp=timezone.now() - timedelta(seconds=1),
-    )
+    # Two hours later the event has ended, without any write signals could see.
+    later = timezone.now() + timedelta(hours=2)
+    monkeypatch.setattr(timezone, "now", lambda: later)
     body = api_client.get(f"/recommendation/{user.pk}").json()
     assert [e["id"] for e in body["events"]] == [e.pk for e in others]
 
