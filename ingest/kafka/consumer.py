@@ -171,6 +171,7 @@ class ConsumerLoop:
             self._handle(messages)
         self._commit_pending()
         self._maintain()
+        self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
         self.progress.maybe_log(self._lag, self._parked_count)
 
     def _without_kafka_errors(self, messages: list) -> list:
