@@ -275,6 +275,7 @@ class ConsumerLoop:
             return
         interval = min(MAINTENANCE_INTERVAL, max(settings.PARKED_TIMEOUT_SECONDS / 2, 0.5))
         self.next_maintenance = now + interval
+        close_old_connections()  # renews the connection in idle times too
         try:
             if ParkedCoupon.objects.exists():
                 self._release_and_expire()
