@@ -180,3 +180,15 @@ def test_a_record_the_database_refuses_is_dead_lettered_and_its_batch_still_stor
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TRIGGER IF EXISTS refuse_666")
+
+
+def test_max_messages_stops_after_that_many_and_the_group_resumes_after_them(pipeline):
+    pipeline.produce("users", [user(pk) for pk in range(1, 11)])
+
+    first = pipeline.start_consumer("users", "--max-messages", "4", "--batch-size", "3")
+    assert first.wait() == 0, first.log
+    rest = pipeline.consume("users")
+
+    assert "consumed 4 messages" in first.log
+    assert "consumed 6 messages" in rest.log
+    assert User.objects.count() == 10
