@@ -41,6 +41,7 @@ def test_sports_compare_case_insensitively(user, make_event, bet):
     wanted = make_event("Football")
     result = answer(user)
     assert result.sport_key == "football"
+    assert result.sport == "FOOTBALL"  # one spelling shown: the first in sort order
     assert result.sport_selections == 2
     assert result.event_ids == [wanted.pk]
 
