@@ -168,17 +168,9 @@ def _validated(serializer_class, data) -> dict:
 
 def _require_references(record: dict) -> None:
     """The synchronous API refuses a coupon whose user or events are unknown."""
-    lacks = services.missing_references([record]).get(record["id"], [])
-    if not lacks:
-        return
-    errors = {}
-    for kind, ref_id in lacks:
-        if kind == "user":
-            errors["user_id"] = [f"User {ref_id} does not exist."]
-        else:
-            index = next(i for i, s in enumerate(record["selections"]) if s["event_id"] == ref_id)
-            errors[f"selections[{index}].event_id"] = [f"Event {ref_id} does not exist."]
-    raise serializers.ValidationError(errors)
+    errors = services.reference_errors([record]).get(record["id"])
+    if errors:
+        raise serializers.ValidationError(errors)
 
 
 def _int_param(request, name: str) -> int | None:

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest.kafka.producer import BrokerUnavailable, publish_records
-from ingest.validation import INPUT_SERIALIZERS, InvalidRecord, validate_record
+from ingest.validation import INPUT_SERIALIZERS, InvalidRecord, validate_records
 
 RETRY_AFTER_SECONDS = 5
 
@@ -72,11 +72,11 @@ class ProduceApi(APIView):
 def _validate_all(kind: str, data: list) -> tuple[list[dict], dict[str, dict]]:
     """Every record validated, or the errors of the bad ones keyed by index."""
     records, errors = [], {}
-    for index, item in enumerate(data):
-        try:
-            records.append(validate_record(kind, item))
-        except InvalidRecord as error:
-            errors[str(index)] = error.errors
+    for index, result in enumerate(validate_records(kind, data)):
+        if isinstance(result, InvalidRecord):
+            errors[str(index)] = result.errors
+        else:
+            records.append(result)
     return records, errors
 
 

@@ -145,6 +145,25 @@ def missing_references(records: list[dict]) -> dict[int, list[tuple[str, int]]]:
     return missing
 
 
+def reference_errors(records: list[dict]) -> dict[int, dict[str, list[str]]]:
+    """Field-level errors of coupons whose user or events are not stored, by coupon id.
+
+    For callers that refuse such coupons instead of parking them: the data
+    API (a 400 naming `user_id` / `selections[i].event_id`) and load_dummy.
+    """
+    errors = {}
+    for coupon_id, lacks in missing_references(records).items():
+        record = next(r for r in records if r["id"] == coupon_id)
+        positions = {s["event_id"]: i for i, s in enumerate(record["selections"])}
+        errors[coupon_id] = {
+            ("user_id" if kind == "user" else f"selections[{positions[ref_id]}].event_id"): [
+                f"{kind.capitalize()} {ref_id} does not exist."
+            ]
+            for kind, ref_id in lacks
+        }
+    return errors
+
+
 def _selection_sets(coupon_ids: list[int]) -> dict[int, set[tuple[int, object]]]:
     sets: dict[int, set] = {coupon_id: set() for coupon_id in coupon_ids}
     for coupon_id, event_id, odds in Selection.objects.filter(coupon_id__in=coupon_ids).values_list(

@@ -19,7 +19,7 @@ from ingest import services
 from ingest.kafka.backoff import DATABASE_UNAVAILABLE
 from ingest.kafka.dead_letter import Failure, message_source, record_dead_letters
 from ingest.kafka.envelope import DecodeError, decode
-from ingest.validation import INPUT_SERIALIZERS, MAX_ID, InvalidRecord, validate_record
+from ingest.validation import INPUT_SERIALIZERS, MAX_ID, InvalidRecord, validate_records
 
 INVALID_RECORD = "invalid-record"
 REFUSED_BY_DATABASE = "refused-by-database"
@@ -69,8 +69,13 @@ def _with_defaults(kind: str, record: dict, message, source: str) -> dict:
 
 
 def prepare(messages) -> Batch:
-    """Decode and validate consumed messages (those without a Kafka error) into a Batch."""
+    """Decode and validate consumed messages (those without a Kafka error) into a Batch.
+
+    Records are validated a kind at a time (`validate_records`), which is
+    several times faster than one by one; each kind keeps its message order.
+    """
     batch = Batch()
+    decoded = defaultdict(list)  # kind -> [(message, source, data)]
     for message in messages:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         batch.size += 1
@@ -80,20 +85,23 @@ def prepare(messages) -> Batch:
         source = message_source(topic, partition, offset)
         try:
             kind, data = decode(message.value(), topic=topic, headers=message.headers())
-            record = validate_record(kind, _with_defaults(kind, data, message, source))
         except DecodeError as error:
             batch.failures.append(
                 Failure.of_message(message, error=str(error), error_kind=error.error_kind)
             )
             continue
-        except InvalidRecord as error:
-            batch.failures.append(
-                Failure.of_message(message, error=str(error), error_kind=INVALID_RECORD)
-            )
-            continue
-        batch.records[kind].append(record)
-        if kind == "coupons":
-            batch.coupon_sources[record["id"]] = source
+        decoded[kind].append((message, source, _with_defaults(kind, data, message, source)))
+    for kind, items in decoded.items():
+        results = validate_records(kind, [data for _, _, data in items])
+        for (message, source, _), result in zip(items, results, strict=True):
+            if isinstance(result, InvalidRecord):
+                batch.failures.append(
+                    Failure.of_message(message, error=str(result), error_kind=INVALID_RECORD)
+                )
+                continue
+            batch.records[kind].append(result)
+            if kind == "coupons":
+                batch.coupon_sources[result["id"]] = source
     return batch
 
 

@@ -1,6 +1,6 @@
 """`manage.py load_dummy FILE`: store a dummy-format JSON file through the one ingest path.
 
-Every record goes through `ingest.validation.validate_record` and is stored
+Every record goes through `ingest.validation.validate_records` and is stored
 in chunks with `ingest.services.store_batch`, exactly as a consumer stores a
 batch: users first, then events, then coupons. Nothing is written directly.
 """
@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ingest import services
-from ingest.validation import InvalidRecord, validate_record
+from ingest.validation import InvalidRecord, describe_errors, validate_records
 
 KINDS = ("users", "events", "coupons")
 
@@ -31,23 +31,13 @@ class KindSummary:
 
 def _refuse_unknown_references(records: list[tuple[int, dict]], summary: KindSummary):
     """Coupons whose user or events are not stored: refused (reported), not parked."""
-    missing = services.missing_references([record for _, record in records])
+    errors = services.reference_errors([record for _, record in records])
     kept = []
     for index, record in records:
-        lacks = missing.get(record["id"])
-        if not lacks:
+        if record["id"] in errors:
+            summary.refused.append((index, describe_errors(errors[record["id"]])))
+        else:
             kept.append((index, record))
-            continue
-        reasons = []
-        for kind, ref_id in lacks:
-            if kind == "user":
-                reasons.append(f"user_id: User {ref_id} does not exist.")
-            else:
-                position = next(
-                    i for i, s in enumerate(record["selections"]) if s["event_id"] == ref_id
-                )
-                reasons.append(f"selections[{position}].event_id: Event {ref_id} does not exist.")
-        summary.refused.append((index, "; ".join(reasons)))
     return kept
 
 
@@ -57,11 +47,11 @@ def load_kind(kind: str, raw_records: list, *, batch_size: int, progress) -> Kin
     for start in range(0, len(raw_records), batch_size):
         chunk = raw_records[start : start + batch_size]
         valid = []
-        for offset, raw in enumerate(chunk):
-            try:
-                valid.append((start + offset, validate_record(kind, raw)))
-            except InvalidRecord as error:
-                summary.refused.append((start + offset, str(error)))
+        for offset, result in enumerate(validate_records(kind, chunk)):
+            if isinstance(result, InvalidRecord):
+                summary.refused.append((start + offset, str(result)))
+            else:
+                valid.append((start + offset, result))
         if kind == "coupons":
             valid = _refuse_unknown_references(valid, summary)
         result = services.store_batch(**{kind: [record for _, record in valid]})
