@@ -128,6 +128,7 @@ class HealthApi(APIView):
 
     authentication_classes = []
     permission_classes = []
+    throttle_classes = []  # probes are frequent and must never be refused
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
@@ -139,6 +140,7 @@ class ReadinessApi(APIView):
 
     authentication_classes = []
     permission_classes = []
+    throttle_classes = []  # probes are frequent and must never be refused
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
