@@ -48,13 +48,13 @@ class EmbeddedBroker:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
+    def argv(self) -> list[str]:
+        """The command that runs this broker (for supervisors that start it themselves)."""
         url = f"tcp://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=self.output,
-            stderr=self.output,
-        )
+        return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+    def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
+        self.process = subprocess.Popen(self.argv(), stdout=self.output, stderr=self.output)
         self.wait_ready(timeout)
         logger.info("embedded broker listening on %s", self.bootstrap_servers)
         return self

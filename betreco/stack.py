@@ -24,12 +24,15 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 logger = logging.getLogger("betreco.stack")
 
 STOP_TIMEOUT_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 60.0
 NAME_WIDTH = len("consumer-coupons")
+GUNICORN_CONFIG = str(Path(__file__).resolve().parent.parent / "docker" / "gunicorn.conf.py")
+DEFAULT_PORTS = {"PORT": "8098", "PRODUCER_PORT": "8099"}
 _print_lock = threading.Lock()
 
 
@@ -90,32 +93,22 @@ def _manage(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
 
 
-def _gunicorn(port: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "betreco.wsgi",
-        "--bind",
-        f"{os.environ.get('HOST', '127.0.0.1')}:{port}",
-        "--workers",
-        os.environ.get("WEB_WORKERS", "2"),
-        "--threads",
-        os.environ.get("WEB_THREADS", "4"),
-        "--graceful-timeout",
-        "10",
-        "--access-logfile",
-        "-",
-        "--no-control-socket",  # two gunicorns would share its default path
-    ]
+def _gunicorn(port: str) -> tuple[list[str], dict[str, str]]:
+    """gunicorn with the image's config file, so local and production serve alike."""
+    env = {
+        "PORT": port,
+        "HOST": os.environ.get("HOST", "127.0.0.1"),
+        "GUNICORN_GRACEFUL_TIMEOUT": os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"),
+    }
+    argv = [sys.executable, "-m", "gunicorn", "--config", GUNICORN_CONFIG, "betreco.wsgi"]
+    return argv, env
 
 
 def _broker_argv(port: str) -> list[str]:
     """The embedded Tansu broker itself (SPEC §10): it exits 0 on SIGTERM."""
-    from betreco.embedded_broker import broker_binary
+    from betreco.embedded_broker import EmbeddedBroker
 
-    url = f"tcp://127.0.0.1:{port}"
-    return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    return EmbeddedBroker(int(port)).argv()
 
 
 class Stack:
@@ -160,12 +153,9 @@ class Stack:
             return code
         for kind in ("users", "events", "coupons"):
             self._spawn(f"consumer-{kind}", _manage("consume_topic", kind))
-        self._spawn("api", _gunicorn(os.environ.get("PORT", "8098")), BETRECO_ROLE="api")
-        self._spawn(
-            "producer",
-            _gunicorn(os.environ.get("PRODUCER_PORT", "8099")),
-            BETRECO_ROLE="producer",
-        )
+        for name, port in (("api", "PORT"), ("producer", "PRODUCER_PORT")):
+            argv, env = _gunicorn(os.environ.get(port, DEFAULT_PORTS[port]))
+            self._spawn(name, argv, BETRECO_ROLE=name, **env)
         return 0 if self.stopping.is_set() else None
 
     def _spawn(self, name: str, argv: list[str], **env: str) -> None:

@@ -37,8 +37,8 @@ class RunningStack:
             "KAFKA_PORT": str(free_port()),
             "KAFKA_TOPIC_PREFIX": prefix,
             "KAFKA_CONSUMER_GROUP": f"{prefix}group",
-            "WEB_WORKERS": "1",
-            "WEB_THREADS": "2",
+            "WEB_CONCURRENCY": "1",
+            "GUNICORN_THREADS": "2",
         }
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
