@@ -51,12 +51,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from betreco.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
+from betreco.stack import GUNICORN_CONFIG  # noqa: E402
 
 HOST = "127.0.0.1"
 KINDS = ("users", "events", "coupons")
 TABLES = {"users": "ingest_user", "events": "ingest_event", "coupons": "ingest_coupon"}
 ID_FIELDS = {"users": "user_id", "events": "event_id", "coupons": "coupon_id"}
-MAKE_RUN_CONFIG = "2x4"  # betreco.stack's WEB_WORKERS x WEB_THREADS defaults
+MAKE_RUN_CONFIG = "2x4"  # the gunicorn config's WEB_CONCURRENCY x GUNICORN_THREADS defaults
 TARGET_E2E = 5000  # records/s end to end
 TARGET_SINGLE = 1000  # single-record requests/s
 TARGET_SEED_S = 0.2  # seconds for the seed's 100 records of a kind
@@ -246,32 +247,24 @@ class Stack:
         self.consumers = []
 
     def start_producer(self, config: str) -> None:
-        """The producer role under gunicorn, as betreco.stack starts it, with workers x threads."""
+        """The producer role under gunicorn as `make run` starts it, with workers x threads."""
         self.stop_producer()
         workers, threads = config.split("x")
         self.producer_port = free_port()
         self.producer_config = config
         log = open(self.workdir / f"producer-{config}.log", "wb")  # noqa: SIM115
         self.producer = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "betreco.wsgi",
-                "--bind",
-                f"{HOST}:{self.producer_port}",
-                "--workers",
-                workers,
-                "--threads",
-                threads,
-                "--graceful-timeout",
-                "10",
-                "--access-logfile",
-                str(self.workdir / f"producer-{config}-access.log"),
-                "--no-control-socket",
-            ],
+            [sys.executable, "-m", "gunicorn", "--config", GUNICORN_CONFIG, "betreco.wsgi"],
             cwd=ROOT,
-            env={**self.env, "BETRECO_ROLE": "producer"},
+            env={
+                **self.env,
+                "BETRECO_ROLE": "producer",
+                "HOST": HOST,
+                "PORT": str(self.producer_port),
+                "WEB_CONCURRENCY": workers,
+                "GUNICORN_THREADS": threads,
+                "GUNICORN_GRACEFUL_TIMEOUT": "10",
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -556,6 +549,7 @@ def kafka_reference(stack: Stack, run_id: str) -> dict:
     producer = Producer(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
     )
+    producer.list_topics(timeout=10)  # connected before the clock starts, as a server's would be
     failed = []
 
     def on_delivery(error, _message):
