@@ -97,6 +97,10 @@ def generate(scale: float, rng: random.Random) -> dict:
         coupons.append((coupon_id, rng.randint(1, n_users), _ts(when)))
         selections.extend((coupon_id, event_id) for event_id in set(draws[at : at + size]))
         at += size
+    while len(selections) < n_selections:  # top up what duplicate draws removed
+        coupon_id = len(coupons) + 1
+        coupons.append((coupon_id, rng.randint(1, n_users), _ts(now - timedelta(hours=1))))
+        selections.append((coupon_id, rng.choices(event_ids, cum_weights=cum)[0]))
     raw.executemany(
         "INSERT INTO ingest_coupon (id, user_id, stake, timestamp) VALUES (?, ?, '10', ?)",
         coupons,

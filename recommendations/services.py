@@ -43,6 +43,7 @@ def _chunks(ids: Sequence[int], size: int | None = None) -> Iterable[Sequence[in
         yield ids[start : start + size]
 
 
+SNAPSHOT_COLUMNS = ["event_id", "sport_key", "begin_timestamp", "end_timestamp", "popularity"]
 ANSWER_COLUMNS = [
     "user_id",
     "sport",
@@ -57,15 +58,15 @@ ANSWER_COLUMNS = [
 ]
 
 
-def _upsert_sql() -> str:
-    """INSERT .. ON CONFLICT DO UPDATE (SQLite >= 3.24 and PostgreSQL say it the same way)."""
+def _upsert_sql(model, columns: list[str]) -> str:
+    """INSERT .. ON CONFLICT (first column) DO UPDATE (SQLite >= 3.24 and PostgreSQL alike)."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(c) for c in ANSWER_COLUMNS)
-    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in ANSWER_COLUMNS[1:])
-    placeholders = ", ".join(["%s"] * len(ANSWER_COLUMNS))
+    names = ", ".join(quote(c) for c in columns)
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns[1:])
+    placeholders = ", ".join(["%s"] * len(columns))
     return (
-        f"INSERT INTO {quote(Recommendation._meta.db_table)} ({columns}) "
-        f"VALUES ({placeholders}) ON CONFLICT ({quote('user_id')}) DO UPDATE SET {updates}"
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({quote(columns[0])}) DO UPDATE SET {updates}"
     )
 
 
@@ -97,7 +98,7 @@ def _store_answers(answers: list[Answer], engine: RecommendationEngine) -> None:
     ]
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        cursor.executemany(_upsert_sql(), rows)
+        cursor.executemany(_upsert_sql(Recommendation, ANSWER_COLUMNS), rows)
         RecommendedEvent.objects.filter(recommendation_id__in=[a.user_id for a in answers]).delete()
         cursor.executemany(
             f"INSERT INTO {quote(RecommendedEvent._meta.db_table)} "
@@ -131,14 +132,9 @@ def rebuild_for_users(
 def save_snapshot(*, previous: Ranking, current: Ranking) -> None:
     """Make `RankingSnapshot` equal `current`, writing only rows that differ from `previous`."""
     previous_rows, current_rows = previous.rows, current.rows
+    adapt = connection.ops.adapt_datetimefield_value
     changed = [
-        RankingSnapshot(
-            event_id=pk,
-            sport_key=sport_key,
-            begin_timestamp=begin,
-            end_timestamp=end,
-            popularity=popularity,
-        )
+        (pk, sport_key, adapt(begin), adapt(end), popularity)
         for pk, (sport_key, begin, end, popularity) in current_rows.items()
         if previous_rows.get(pk) != (sport_key, begin, end, popularity)
     ]
@@ -146,12 +142,8 @@ def save_snapshot(*, previous: Ranking, current: Ranking) -> None:
     for chunk in _chunks(gone):
         RankingSnapshot.objects.filter(event_id__in=chunk).delete()
     RankingSnapshot.objects.filter(end_timestamp__lte=timezone.now()).delete()
-    RankingSnapshot.objects.bulk_create(
-        changed,
-        update_conflicts=True,
-        unique_fields=["event_id"],
-        update_fields=["sport_key", "begin_timestamp", "end_timestamp", "popularity"],
-    )
+    with connection.cursor() as cursor:
+        cursor.executemany(_upsert_sql(RankingSnapshot, SNAPSHOT_COLUMNS), changed)
 
 
 def rebuild_all(
