@@ -189,6 +189,14 @@ def _store_coupons(records: list[dict]) -> list[int]:
     changed = changed_coupons | changed_selections
     if not changed:
         return []
+    owners = {row.pk: row.user_id for row in rows}
+    previous_owners = {
+        user_id
+        for pk, user_id in Coupon.objects.filter(pk__in=changed_coupons).values_list(
+            "pk", "user_id"
+        )
+        if user_id != owners[pk]
+    }
     Coupon.objects.bulk_create(
         [row for row in rows if row.pk in changed],
         update_conflicts=True,
@@ -224,7 +232,8 @@ def _store_coupons(records: list[dict]) -> list[int]:
         ]
         Selection.objects.filter(id__in=stale_ids).delete()
     changed_ids = sorted(changed)
-    records_stored.send(sender=Coupon, ids=changed_ids)
+    # A coupon that moved to another user changes its previous owner's answer too.
+    records_stored.send(sender=Coupon, ids=changed_ids, previous_owners=sorted(previous_owners))
     return changed_ids
 
 

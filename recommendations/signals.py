@@ -33,12 +33,16 @@ def _pending() -> Changes:
     return _local.changes
 
 
-def _record(*, users=(), coupons=(), events=(), popular=()) -> None:
+def _keep(*, users=(), coupons=(), events=(), popular=()) -> None:
     pending = _pending()
     pending.users.update(users)
     pending.coupons.update(coupons)
     pending.events.update(events)
     pending.popular.update(popular)
+
+
+def _record(*, users=(), coupons=(), events=(), popular=()) -> None:
+    _keep(users=users, coupons=coupons, events=events, popular=popular)
     # Registered on every record (cheap; later calls find nothing pending):
     # a callback registered in a savepoint that rolls back is dropped, and
     # this way the outer transaction still has one.
@@ -52,9 +56,11 @@ def _flush() -> None:
     try:
         services.refresh_recommendations(changes=changes)
     except DatabaseError:
-        # Keep them for the next commit rather than lose the refresh.
+        # Keep them for the next commit rather than lose the refresh. Not
+        # through _record: outside a transaction on_commit runs at once, and
+        # would retry in a loop for as long as the database is down.
         logger.exception("refreshing recommendations failed; will retry on the next commit")
-        _record(
+        _keep(
             users=changes.users,
             coupons=changes.coupons,
             events=changes.events,
@@ -73,8 +79,8 @@ def events_stored(sender, ids, **kwargs):
 
 
 @receiver(records_stored, sender=Coupon)
-def coupons_stored(sender, ids, **kwargs):
-    _record(coupons=ids)
+def coupons_stored(sender, ids, previous_owners=(), **kwargs):
+    _record(coupons=ids, users=previous_owners)
 
 
 @receiver(post_save, sender=User)

@@ -219,3 +219,41 @@ def test_a_batch_committed_during_a_full_rebuild_is_not_overwritten(committed, m
     services.rebuild_all(on_progress=bets_arrive_after_the_first_chunk)
     assert stored_answers() == from_scratch()
     assert stored_answers()[users[5]["id"]][-1][0] == last
+
+
+def test_a_coupon_resent_for_another_user_refreshes_its_previous_owner(committed):
+    first, second = user_record(), user_record()
+    golf, tennis = event_record("Golf"), event_record("Tennis")
+    coupon = coupon_record(first["id"], [golf["id"]])
+    with committed():
+        ingest_services.store_batch(
+            users=[first, second],
+            events=[golf, tennis],
+            coupons=[coupon, coupon_record(second["id"], [tennis["id"]])],
+        )
+    assert Recommendation.objects.get(pk=first["id"]).sport == "Golf"
+    with committed():  # the source corrects the coupon's owner, as a consumer would store it
+        ingest_services.store_batch(coupons=[{**coupon, "user_id": second["id"]}])
+    assert not Recommendation.objects.get(pk=first["id"]).sport  # no bets left: cold start
+    assert stored_answers() == from_scratch()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_refresh_outside_a_transaction_is_kept_for_later_not_retried_in_a_loop(
+    monkeypatch,
+):
+    from django.db import OperationalError
+
+    from recommendations import signals
+
+    calls = []
+
+    def failing_refresh(**kwargs):
+        calls.append(kwargs)
+        raise OperationalError("the database is down")
+
+    monkeypatch.setattr(services, "refresh_recommendations", failing_refresh)
+    signals._record(users=[1])  # autocommit: on_commit runs at once
+    assert len(calls) == 1
+    assert 1 in signals._pending().users
+    signals._local.changes = None
