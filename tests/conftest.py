@@ -1,11 +1,14 @@
 """Fixtures shared by the whole suite."""
 
 import os
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
 
 from betreco.embedded_broker import EmbeddedBroker
+from ingest.kafka.admin import ensure_topics
+from tests.kafka_pipeline import Pipeline
 
 
 @pytest.fixture
@@ -22,3 +25,16 @@ def kafka_bootstrap():
         return
     with EmbeddedBroker() as broker:
         yield broker.bootstrap_servers
+
+
+@pytest.fixture
+def pipeline(transactional_db, kafka_bootstrap, settings, tmp_path):
+    """Topics of this test's own on the session's broker, and the consumers it starts."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
+    settings.KAFKA_TOPIC_PREFIX = prefix
+    settings.KAFKA_CONSUMER_GROUP = f"{prefix}group"
+    ensure_topics(kafka_bootstrap)
+    line = Pipeline(bootstrap=kafka_bootstrap, prefix=prefix, log_dir=tmp_path)
+    yield line
+    line.stop_all()

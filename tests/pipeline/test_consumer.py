@@ -8,7 +8,7 @@ from django.db import connection
 
 from ingest.kafka.topics import Header
 from ingest.models import Coupon, DeadLetter, Event, ParkedCoupon, Selection, User
-from tests.pipeline.conftest import coupon, event, header_map, user, wait_until
+from tests.kafka_pipeline import coupon, event, header_map, user, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

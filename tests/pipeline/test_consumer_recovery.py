@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from ingest.models import User
-from tests.pipeline.conftest import user, wait_until
+from tests.kafka_pipeline import user, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

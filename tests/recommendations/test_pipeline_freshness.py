@@ -1,32 +1,17 @@
 """Through Kafka: records consumed by `consume_topic` leave every answer as a full rebuild would."""
 
 import random
-import uuid
 
 import pytest
 
-from ingest.kafka.admin import ensure_topics
 from ingest.models import Coupon
 from recommendations.models import Recommendation
-from tests.pipeline.conftest import Pipeline, coupon, event, user
+from tests.kafka_pipeline import coupon, event, user
 from tests.recommendations.conftest import from_scratch, stored_answers
 
 pytestmark = pytest.mark.kafka
 
 SPORTS = ["Football", "football", "Tennis", "TENNIS", "Golf", "Basketball"]
-
-
-@pytest.fixture
-def kafka_pipeline(transactional_db, kafka_bootstrap, settings, tmp_path):
-    """Topics of this test's own (a unique KAFKA_TOPIC_PREFIX) and its consumer processes."""
-    prefix = f"r{uuid.uuid4().hex[:10]}."
-    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
-    settings.KAFKA_TOPIC_PREFIX = prefix
-    settings.KAFKA_CONSUMER_GROUP = f"{prefix}group"
-    ensure_topics(kafka_bootstrap)
-    line = Pipeline(bootstrap=kafka_bootstrap, prefix=prefix, log_dir=tmp_path)
-    yield line
-    line.stop_all()
 
 
 def _event(rng, pk):
@@ -46,7 +31,7 @@ def _event(rng, pk):
     )
 
 
-def test_consumed_records_leave_every_answer_fresh(kafka_pipeline):
+def test_consumed_records_leave_every_answer_fresh(pipeline):
     rng = random.Random(11)
     users = [user(pk) for pk in range(1, 41)]
     events = [_event(rng, pk) for pk in range(101, 161)]
@@ -60,12 +45,12 @@ def test_consumed_records_leave_every_answer_fresh(kafka_pipeline):
         for i in range(120)
     ]
     # Coupons first: some wait (parked) for their user or events, as in production.
-    kafka_pipeline.produce("coupons", coupons[:60])
-    kafka_pipeline.produce("users", users)
-    kafka_pipeline.produce("events", events)
-    kafka_pipeline.produce("coupons", coupons[60:])
+    pipeline.produce("coupons", coupons[:60])
+    pipeline.produce("users", users)
+    pipeline.produce("events", events)
+    pipeline.produce("coupons", coupons[60:])
 
-    kafka_pipeline.consume("coupons", "users", "events")
+    pipeline.consume("coupons", "users", "events")
 
     assert Coupon.objects.count() == len(coupons)  # parked ones were released
     assert Recommendation.objects.count() == len(users)

@@ -1,4 +1,6 @@
-"""Fixtures for the pipeline tests: topics of each test's own, a producer, consumer processes.
+"""Helpers for tests through Kafka: topics of each test's own, a producer, consumer processes.
+
+The `pipeline` fixture (tests/conftest.py) hands a test its `Pipeline`.
 
 Consumers run as real processes (`manage.py consume_topic ...`) against the
 test database and the session's broker, as they run in production. Each
@@ -20,10 +22,9 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from django.db import connection
 
-from ingest.kafka.admin import ensure_topics
 from ingest.kafka.topics import SCHEMA_VERSION, Header, dead_letter_topic, topic_name
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 CONSUMER_TIMEOUT = 60.0
 
 
@@ -206,19 +207,6 @@ class Pipeline:
             if consumer.process.poll() is None:
                 consumer.process.send_signal(signal.SIGKILL)
                 consumer.process.wait()
-
-
-@pytest.fixture
-def pipeline(transactional_db, kafka_bootstrap, settings, tmp_path):
-    """Topics of this test's own on the session's broker, and the consumers it starts."""
-    prefix = f"t{uuid.uuid4().hex[:10]}."
-    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
-    settings.KAFKA_TOPIC_PREFIX = prefix
-    settings.KAFKA_CONSUMER_GROUP = f"{prefix}group"
-    ensure_topics(kafka_bootstrap)
-    line = Pipeline(bootstrap=kafka_bootstrap, prefix=prefix, log_dir=tmp_path)
-    yield line
-    line.stop_all()
 
 
 def header_map(message) -> dict[str, str]:
