@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from ingest import admin as ingest_admin
 from ingest.models import User
+from recommendations import services
 from recommendations.models import Recommendation, RecommendedEvent
 
 
@@ -72,8 +73,11 @@ class RecommendationAdmin(admin.ModelAdmin):
         return False
 
 
-def _recommendation(user):
-    return Recommendation.objects.filter(user=user).first() if user and user.pk else None
+def _current(user):
+    """The user's recommendation as the API serves it (cold start computed on read)."""
+    if not (user and user.pk):
+        return None
+    return services.recommendation_current(user_id=user.pk)
 
 
 class UserAdmin(ingest_admin.UserAdmin):
@@ -87,25 +91,24 @@ class UserAdmin(ingest_admin.UserAdmin):
 
     @admin.display(description="favourite sport")
     def favourite_sport(self, user):
-        recommendation = _recommendation(user)
-        if recommendation is None:
+        current = _current(user)
+        if current is None:
             return "-"
+        recommendation = current.recommendation
         return recommendation.reason if recommendation.sport_key else "none yet (no bets)"
 
     @admin.display(description="recommended events")
     def current_recommendation(self, user):
-        recommendation = _recommendation(user)
-        if recommendation is None:
-            return "not built yet"
-        entries = recommendation.ranked.select_related("event").order_by("rank")
+        current = _current(user)
+        if current is None:
+            return "-"
         events = format_html_join(
             ", ",
             '<a href="{}">{}</a>',
-            (
-                (reverse("admin:ingest_event_change", args=[e.event_id]), str(e.event))
-                for e in entries
-            ),
+            ((reverse("admin:ingest_event_change", args=[e.pk]), str(e)) for e in current.events),
         )
+        if not current.recommendation.sport_key:
+            return format_html("{} (the shared cold-start answer)", events or "none")
         url = reverse("admin:recommendations_recommendation_change", args=[user.pk])
         return format_html('{} (<a href="{}">details</a>)', events or "none", url)
 

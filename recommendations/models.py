@@ -89,5 +89,13 @@ class RankingSnapshot(models.Model):
     end_timestamp = models.DateTimeField()
     popularity = models.PositiveIntegerField()
 
+    class Meta:
+        # In ranking order, for the shared cold-start answer served on read.
+        indexes = [
+            models.Index(
+                fields=["-popularity", "begin_timestamp", "event_id"], name="snapshot_rank_order"
+            )
+        ]
+
     def __str__(self):
         return f"event {self.event_id}: {self.popularity} selections"

@@ -43,3 +43,24 @@ def recommendation_get(*, user_id: int) -> CurrentRecommendation | None:
     return CurrentRecommendation(
         recommendation=recommendation, events=open_events, stale=len(open_events) < len(events)
     )
+
+
+def recommendation_of(answer, *, engine: str, generated_at) -> CurrentRecommendation:
+    """An engine's answer, computed on read, as the API shows a stored one."""
+    recommendation = Recommendation(
+        user_id=answer.user_id,
+        sport=answer.sport,
+        sport_key=answer.sport_key,
+        sport_selections=answer.sport_selections,
+        total_selections=answer.total_selections,
+        event_count=len(answer.event_ids),
+        reason=answer.reason,
+        engine=engine,
+        generated_at=generated_at,
+    )
+    events = Event.objects.select_related("participants").in_bulk(answer.event_ids)
+    return CurrentRecommendation(
+        recommendation=recommendation,
+        events=[events[pk] for pk in answer.event_ids if pk in events],
+        stale=False,
+    )

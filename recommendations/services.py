@@ -73,10 +73,16 @@ def _upsert_sql(model, columns: list[str]) -> str:
 def _store_answers(answers: list[Answer], engine: RecommendationEngine) -> None:
     """Replace the stored answers of these users: one upsert, one delete, one insert.
 
+    Shared answers (cold start) are not stored: the read path serves them.
+
     `executemany` rather than `bulk_create`: a full rebuild writes 100,000
     answers and 300,000 ranked events, and building that many model
     instances (and SQLite's 999-parameter statements) was most of its time.
     """
+    shared = [a.user_id for a in answers if a.shared]
+    answers = [a for a in answers if not a.shared]
+    if shared:  # served on read from now on; an old personal answer must not linger
+        Recommendation.objects.filter(user_id__in=shared).delete()
     generated_at = connection.ops.adapt_datetimefield_value(timezone.now())
     rows = [
         (
@@ -108,11 +114,12 @@ def _store_answers(answers: list[Answer], engine: RecommendationEngine) -> None:
         )
 
 
-def _rebuild_chunk(engine: RecommendationEngine, user_ids: Sequence[int]) -> int:
+def _rebuild_chunk(engine: RecommendationEngine, user_ids: Sequence[int]) -> list[Answer]:
     existing = list(User.objects.filter(id__in=user_ids).values_list("id", flat=True))
-    if existing:
-        _store_answers(list(engine.recommend(existing)), engine)
-    return len(existing)
+    answers = list(engine.recommend(existing)) if existing else []
+    if answers:
+        _store_answers(answers, engine)
+    return answers
 
 
 @transaction.atomic
@@ -126,7 +133,7 @@ def rebuild_for_users(
     transactions serialise it with concurrent batches).
     """
     engine = engine or load_engine()
-    return sum(_rebuild_chunk(engine, chunk) for chunk in _chunks(sorted(set(user_ids))))
+    return sum(len(_rebuild_chunk(engine, chunk)) for chunk in _chunks(sorted(set(user_ids))))
 
 
 def save_snapshot(*, previous: Ranking, current: Ranking) -> None:
@@ -166,7 +173,7 @@ def rebuild_all(
     done = 0
     for chunk in _chunks(user_ids):
         with transaction.atomic():
-            done += _rebuild_chunk(engine, chunk)
+            done += len(_rebuild_chunk(engine, chunk))
         if on_progress:
             on_progress(len(chunk))
     _catch_up(used=engine.ranking)
@@ -227,21 +234,25 @@ def refresh_recommendations(*, changes: Changes) -> int:
 
 
 def recommendation_current(*, user_id: int) -> selectors.CurrentRecommendation:
-    """A user's recommendation as of now, computed on read when missing or gone stale.
+    """A user's recommendation as of now: stored, or computed on read.
 
-    Events end without any write, so a stored answer can list an event that
-    has since ended: then (and for a user never built) the answer is rebuilt
-    here, so the user still gets a full list. Ended events are never shown.
+    Computed when the user has no stored answer (a shared cold-start
+    answer, or one never built) or when the stored one lists an event that
+    has ended since (events end without any write). Ended events are never
+    shown. A personal answer computed here is stored for the next read.
     """
     current = selectors.recommendation_get(user_id=user_id)
-    if current is None or current.stale:
-        selectors.user_require(user_id=user_id)
-        engine = load_engine()
-        if selectors.snapshot_exists():
-            # The ranking every other stored answer came from, one sport's
-            # rows read (milliseconds, where counting selections takes a
-            # tenth of a second); refreshes keep it equal to the current one.
-            engine.ranking = Ranking.snapshot(engine.now)
-        rebuild_for_users(user_ids=[user_id], engine=engine)
-        current = selectors.recommendation_get(user_id=user_id)
-    return current
+    if current is not None and not current.stale:
+        return current
+    selectors.user_require(user_id=user_id)
+    engine = load_engine()
+    if selectors.snapshot_exists():
+        # The ranking every stored answer came from, only the rows this user
+        # needs read (milliseconds, where counting selections takes a tenth
+        # of a second); refreshes keep it equal to the current one.
+        engine.ranking = Ranking.snapshot(engine.now)
+    (answer,) = engine.recommend([user_id])
+    if not answer.shared or current is not None:  # a shared answer alone is not written
+        with transaction.atomic():
+            _store_answers([answer], engine)
+    return selectors.recommendation_of(answer, engine=engine.name, generated_at=engine.now)

@@ -1,7 +1,9 @@
 """Receivers that only record what changed; one refresh runs when the transaction commits.
 
-Bulk writes announce themselves with `ingest.signals.records_stored`;
-single saves and deletes (the admin) with Django's model signals. Every
+Bulk writes announce themselves with `ingest.signals.records_stored`,
+single saves and deletes (the admin) with Django's model signals. Only
+events and coupons count: a user on their own changes no answer (without
+bets they get the shared cold-start answer, served on read). Every
 receiver adds ids to the thread's pending `Changes` and asks for `_flush` on
 commit; `_flush` hands everything pending to
 `services.refresh_recommendations` once, so a consumed batch of 1,000
@@ -16,7 +18,7 @@ from django.db import DatabaseError, transaction
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
-from ingest.models import Coupon, Event, Selection, User
+from ingest.models import Coupon, Event, Selection
 from ingest.signals import records_stored
 from recommendations import services
 from recommendations.engines.base import Changes
@@ -68,11 +70,6 @@ def _flush() -> None:
         )
 
 
-@receiver(records_stored, sender=User)
-def users_stored(sender, ids, **kwargs):
-    _record(users=ids)
-
-
 @receiver(records_stored, sender=Event)
 def events_stored(sender, ids, **kwargs):
     _record(events=ids)
@@ -81,12 +78,6 @@ def events_stored(sender, ids, **kwargs):
 @receiver(records_stored, sender=Coupon)
 def coupons_stored(sender, ids, previous_owners=(), **kwargs):
     _record(coupons=ids, users=previous_owners)
-
-
-@receiver(post_save, sender=User)
-def user_saved(sender, instance, created, **kwargs):
-    if created:
-        _record(users=[instance.pk])
 
 
 @receiver(post_save, sender=Event)

@@ -30,6 +30,10 @@ class Answer:
     sport_key: str = ""
     sport_selections: int = 0
     total_selections: int = 0
+    # The same for every user in this situation (cold start): served from
+    # the ranking on read instead of stored once per user, so a change of
+    # the most popular events rewrites nothing.
+    shared: bool = False
 
 
 @dataclass
@@ -60,27 +64,32 @@ def _ranked(rows: dict[int, Row]) -> list[int]:
 
 
 def _current_rows(
-    now: datetime, sport_key: str | None = None, ids: list[int] | None = None
+    now: datetime,
+    sport_key: str | None = None,
+    ids: list[int] | None = None,
+    limit: int | None = None,
 ) -> dict[int, Row]:
     events = Event.objects.filter(end_timestamp__gt=now)
     if sport_key is not None:
         events = events.filter(sport_key=sport_key)
     if ids is not None:
         events = events.filter(id__in=ids)
-    rows = (
-        events.annotate(popularity=Count("selections"))
-        .order_by()
-        .values_list("id", "sport_key", "begin_timestamp", "end_timestamp", "popularity")
-    )
+    events = events.annotate(popularity=Count("selections"))
+    events = events.order_by("-popularity", "begin_timestamp", "id")[:limit] if limit else events
+    rows = events.values_list("id", "sport_key", "begin_timestamp", "end_timestamp", "popularity")
     return {pk: tuple(rest) for pk, *rest in rows}
 
 
-def _snapshot_rows(now: datetime, sport_key: str | None = None) -> dict[int, Row]:
+def _snapshot_rows(
+    now: datetime, sport_key: str | None = None, limit: int | None = None
+) -> dict[int, Row]:
     from recommendations.models import RankingSnapshot
 
     rows = RankingSnapshot.objects.filter(end_timestamp__gt=now)
     if sport_key is not None:
         rows = rows.filter(sport_key=sport_key)
+    if limit:
+        rows = rows.order_by("-popularity", "begin_timestamp", "event_id")[:limit]
     values = rows.values_list(
         "event_id", "sport_key", "begin_timestamp", "end_timestamp", "popularity"
     )
@@ -97,9 +106,10 @@ class Ranking:
     """
 
     def __init__(self, rows: dict[int, Row] | None = None, *, source=None):
-        # `source(sport_key)` gives the rows of one sport, or all for None.
+        # `source(sport_key, limit)` gives the rows of one sport (all for None),
+        # the best `limit` of them when a limit is given.
         self._rows, self._source = None, source
-        self._one_sport: dict[str, list[int]] = {}
+        self._one_sport: dict[tuple[str | None, int | None], list[int]] = {}
         if rows is not None:
             self._index(rows)
 
@@ -113,12 +123,12 @@ class Ranking:
     @classmethod
     def current(cls, now: datetime) -> "Ranking":
         """The ranking now, popularity counted in SQL (when first needed)."""
-        return cls(source=lambda sport_key: _current_rows(now, sport_key))
+        return cls(source=lambda sport_key, limit: _current_rows(now, sport_key, limit=limit))
 
     @classmethod
     def snapshot(cls, now: datetime) -> "Ranking":
         """The ranking stored answers were computed from (`RankingSnapshot`), loaded lazily."""
-        return cls(source=lambda sport_key: _snapshot_rows(now, sport_key))
+        return cls(source=lambda sport_key, limit: _snapshot_rows(now, sport_key, limit))
 
     def updated(self, touched: set[int], now: datetime) -> "Ranking":
         """This ranking with the `touched` events counted again (the only ones that changed).
@@ -140,14 +150,19 @@ class Ranking:
 
     def _load(self) -> None:
         if self._rows is None:
-            self._index(self._source(None))
+            self._index(self._source(None, None))
 
-    def events(self, sport_key: str | None) -> list[int]:
-        """The ranked open events of one sport, or of all sports for None."""
-        if self._rows is None and sport_key is not None:
-            if sport_key not in self._one_sport:
-                self._one_sport[sport_key] = _ranked(self._source(sport_key))
-            return self._one_sport[sport_key]
+    def events(self, sport_key: str | None, limit: int | None = None) -> list[int]:
+        """The ranked open events of one sport, or of all sports for None.
+
+        With `limit`, at least the first `limit` of them; before everything
+        is loaded, only those are read (an answer served on read needs no more).
+        """
+        if self._rows is None and (sport_key is not None or limit):
+            key = (sport_key, limit)
+            if key not in self._one_sport:
+                self._one_sport[key] = _ranked(self._source(sport_key, limit))
+            return self._one_sport[key]
         self._load()
         return self.overall if sport_key is None else self.by_sport.get(sport_key, [])
 

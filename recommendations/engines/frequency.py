@@ -10,7 +10,8 @@
   When the sport has fewer such events the answer is shorter: it is not
   padded with other sports, because "your sport" is the promise the reason
   makes.
-- Cold start (no selections): the most popular open events of any sport.
+- Cold start (no selections): the most popular open events of any sport,
+  the same answer for every such user (shared: served on read, not stored).
 """
 
 from collections.abc import Iterator, Sequence
@@ -75,9 +76,9 @@ class FrequencyEngine(RecommendationEngine):
             yield self._answer(user_id, tallies.get(user_id, []), bets.get(user_id, set()))
 
     def _answer(self, user_id: int, tallies: list[SportTally], bets: set[int]) -> Answer:
-        if not tallies:
-            events = top_unbet(self.ranking.events(None), bets, self.per_user)
-            return Answer(user_id=user_id, event_ids=events, reason=COLD_START_REASON)
+        if not tallies:  # no bets, so nothing to skip: everyone like this gets the same
+            events = self.ranking.events(None, limit=self.per_user)[: self.per_user]
+            return Answer(user_id=user_id, event_ids=events, reason=COLD_START_REASON, shared=True)
         favourite = min(tallies, key=lambda tally: tally.preference)
         total = sum(tally.selections for tally in tallies)
         return Answer(
@@ -95,11 +96,14 @@ class FrequencyEngine(RecommendationEngine):
 
         - users whose own bets changed (their coupons, or new users);
         - users who bet on a written event: if its sport changed, their counts moved;
-        - per sport (and for cold start, all sports): a stored list is the first
-          N unbet events of the previous ranking. If the ranking now agrees with
-          it up to the list's last event, the list is still right. So only lists
-          that are short, or that end at or past the first position where the
-          two rankings differ, can change.
+        - per sport: a stored list is the first N unbet events of the previous
+          ranking. If the ranking now agrees with it up to the list's last
+          event, the list is still right. So only lists that are short, or that
+          end at or past the first position where the two rankings differ, can
+          change.
+
+        Cold-start answers are shared, served from the ranking on read and
+        never stored, so no change of the overall ranking rebuilds anyone.
         """
         affected = set(changes.users)
         if changes.events:
@@ -108,16 +112,16 @@ class FrequencyEngine(RecommendationEngine):
                     "coupon__user_id", flat=True
                 )
             )
-        for scope in previous.scopes() | self.ranking.scopes():
+        for scope in (previous.scopes() | self.ranking.scopes()) - {None}:
             now_ranked = self.ranking.events(scope)
             differs_at = first_difference(previous.events(scope), now_ranked)
             if differs_at is not None:
                 affected |= self._reaching(scope, now_ranked[:differs_at])
         return affected
 
-    def _reaching(self, scope: str | None, unchanged: list[int]) -> set[int]:
+    def _reaching(self, scope: str, unchanged: list[int]) -> set[int]:
         """Users of `scope` whose list is short or does not end within `unchanged`."""
-        stored = Recommendation.objects.filter(sport_key=scope or "")
+        stored = Recommendation.objects.filter(sport_key=scope)
         if len(unchanged) <= MAX_AHEAD:
             stored = stored.filter(
                 Q(event_count__lt=self.per_user)

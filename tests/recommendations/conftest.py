@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from ingest.models import Coupon, Selection, User
-from recommendations import signals
+from recommendations import services, signals
 from recommendations.engines.base import load_engine
 from recommendations.models import Recommendation
 from tests.factories import EventFactory, UserFactory
@@ -58,8 +58,13 @@ def user():
 
 
 def stored_answers() -> dict:
-    """Every stored answer, comparable: sport, counts, reason, ranked event ids."""
-    return {
+    """Every answer as served: the stored personal ones, and the shared cold-start one.
+
+    A user without a stored answer must be a cold-start user; one who has
+    bets but no stored answer shows as MISSING, so a refresh that forgot
+    them cannot hide behind the rebuild-on-read of the API.
+    """
+    answers = {
         r.user_id: (
             r.sport_key,
             r.sport,
@@ -70,6 +75,26 @@ def stored_answers() -> dict:
         )
         for r in Recommendation.objects.prefetch_related("ranked")
     }
+    for user_id in User.objects.exclude(id__in=list(answers)).values_list("id", flat=True):
+        served = services.recommendation_current(user_id=user_id)
+        if Recommendation.objects.filter(user_id=user_id).exists():
+            answers[user_id] = "MISSING (a personal answer was never stored)"
+            continue
+        r = served.recommendation
+        answers[user_id] = (
+            r.sport_key,
+            r.sport,
+            r.sport_selections,
+            r.total_selections,
+            r.reason,
+            [event.pk for event in served.events],
+        )
+    return answers
+
+
+def personal_answer_count() -> int:
+    """Users with a stored (personal) answer: those with bets."""
+    return Recommendation.objects.count()
 
 
 def from_scratch() -> dict:

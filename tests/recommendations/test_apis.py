@@ -47,12 +47,24 @@ def test_an_unknown_user_is_a_404_with_a_message(api_client):
     assert response.json()["detail"]
 
 
-def test_a_user_without_a_stored_answer_gets_one_computed_on_read(api_client, user, make_event):
-    event = make_event("Golf")
-    assert not Recommendation.objects.filter(user=user).exists()
+def test_a_user_without_a_stored_answer_gets_one_computed_on_read(
+    api_client, user, make_event, bet
+):
+    golf = make_event("Golf")
+    bet(user, make_event("Golf"))
+    Recommendation.objects.filter(user=user).delete()
     body = api_client.get(f"/recommendation/{user.pk}").json()
-    assert [e["id"] for e in body["events"]] == [event.pk]
-    assert Recommendation.objects.filter(user=user).exists()
+    assert [e["id"] for e in body["events"]] == [golf.pk]
+    assert Recommendation.objects.filter(user=user).exists()  # stored for the next read
+
+
+def test_cold_start_answers_are_shared_and_never_stored(api_client, make_event):
+    first, second = UserFactory.create_batch(2)
+    event = make_event("Golf")
+    for user in (first, second):
+        body = api_client.get(f"/recommendation/{user.pk}").json()
+        assert [e["id"] for e in body["events"]] == [event.pk]
+    assert not Recommendation.objects.exists()
 
 
 def test_an_event_that_ended_after_generation_is_not_shown_and_the_list_is_refilled(
@@ -83,5 +95,5 @@ def test_generate_rebuilds_everyone_and_says_how_many(api_client, make_event):
     assert body["users"] == 4
     assert body["seconds"] >= 0
     assert body["engine"] == "frequency"
-    assert Recommendation.objects.count() == 4
+    assert not Recommendation.objects.exists()  # no bets: all share the cold-start answer
     assert api_client.post("/recommendation/generate/").status_code == 200
