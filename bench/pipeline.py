@@ -2,8 +2,9 @@
 
 Each run starts from nothing: a fresh temporary SQLite file (DATABASE_URL),
 the embedded broker on a free port, topics under a prefix of the run's own,
-`migrate`, the producer role under gunicorn (as `make run` starts it) and
-three `manage.py consume_topic <kind>` processes. Then it measures:
+`migrate`, the producer role under gunicorn and the consumers, both as
+`make run` starts them (on SQLite: one `consume_topic users events coupons`
+process, betreco.stack.consumer_processes). Then it measures:
 
 1. end to end: 10,000 users, events and coupons (coupons on those users and
    events, made by generate_dummy's generator) POSTed as JSON arrays of 500
@@ -51,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from betreco.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
-from betreco.stack import GUNICORN_CONFIG  # noqa: E402
+from betreco.stack import GUNICORN_CONFIG, consumer_processes  # noqa: E402
 
 HOST = "127.0.0.1"
 KINDS = ("users", "events", "coupons")
@@ -229,11 +230,11 @@ class Stack:
         )
 
     def start_consumers(self) -> None:
-        for kind in KINDS:
-            log = open(self.workdir / f"consumer-{kind}.log", "wb")  # noqa: SIM115
+        for name, kinds in consumer_processes(self.env["DATABASE_URL"]):
+            log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115
             self.consumers.append(
                 subprocess.Popen(
-                    [sys.executable, "manage.py", "consume_topic", kind],
+                    [sys.executable, "manage.py", "consume_topic", *kinds],
                     cwd=ROOT,
                     env=self.env,
                     stdout=log,

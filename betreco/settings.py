@@ -204,7 +204,8 @@ KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
 KAFKA_CONSUMER_GROUP = env.str("KAFKA_CONSUMER_GROUP", default="betreco")
 KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", default=6000)
 KAFKA_PRODUCE_TIMEOUT = env.float("KAFKA_PRODUCE_TIMEOUT", default=5.0)
-CONSUMER_BATCH_SIZE = env.int("CONSUMER_BATCH_SIZE", default=1000)
+# Recommendations refresh once per batch: larger batches amortise it.
+CONSUMER_BATCH_SIZE = env.int("CONSUMER_BATCH_SIZE", default=5000)
 PARKED_TIMEOUT_SECONDS = env.int("PARKED_TIMEOUT_SECONDS", default=3600)
 TOPICS = env.list("TOPICS", default=[])
 

@@ -93,6 +93,20 @@ def _manage(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
 
 
+def consumer_processes(database_url: str) -> list[tuple[str, list[str]]]:
+    """The consumer processes to run: (name, topics) each.
+
+    SQLite takes one writer at a time, so there one process consumes all
+    three topics: no consumer waits on another's lock, and a coupon usually
+    meets its user and events in the same batch instead of being parked.
+    On a server database (PostgreSQL) each topic gets a process of its own.
+    """
+    kinds = ["users", "events", "coupons"]
+    if not database_url or database_url.startswith("sqlite"):
+        return [("consumer", kinds)]
+    return [(f"consumer-{kind}", [kind]) for kind in kinds]
+
+
 def _gunicorn(port: str) -> tuple[list[str], dict[str, str]]:
     """gunicorn with the image's config file, so local and production serve alike."""
     env = {
@@ -151,8 +165,8 @@ class Stack:
         code = self._wait_step(topics)
         if code:
             return code
-        for kind in ("users", "events", "coupons"):
-            self._spawn(f"consumer-{kind}", _manage("consume_topic", kind))
+        for name, kinds in consumer_processes(os.environ.get("DATABASE_URL", "")):
+            self._spawn(name, _manage("consume_topic", *kinds))
         for name, port in (("api", "PORT"), ("producer", "PRODUCER_PORT")):
             argv, env = _gunicorn(os.environ.get(port, DEFAULT_PORTS[port]))
             self._spawn(name, argv, BETRECO_ROLE=name, **env)

@@ -31,7 +31,7 @@ from ingest.models import (
     User,
 )
 from ingest.signals import records_stored
-from ingest.validation import InvalidRecord, validate_record
+from ingest.validation import InvalidRecord, validate_records
 
 USER_FIELDS = ["birth_year", "country", "currency", "gender", "registration_date"]
 EVENT_FIELDS = ["begin_timestamp", "end_timestamp", "country", "league", "sport", "participants_id"]
@@ -278,15 +278,11 @@ def coupons_store(*, records: Iterable[dict], source: str | Mapping[int, str] = 
 
 def _parked_records(parked_ids) -> list[dict]:
     """Parked payloads, validated again (they were valid when parked)."""
-    records = []
-    for payload in ParkedCoupon.objects.filter(coupon_id__in=parked_ids).values_list(
-        "payload", flat=True
-    ):
-        try:
-            records.append(validate_record("coupons", payload))
-        except InvalidRecord:
-            continue  # cannot happen for what was parked; expiry dead-letters it
-    return records
+    payloads = list(
+        ParkedCoupon.objects.filter(coupon_id__in=parked_ids).values_list("payload", flat=True)
+    )
+    # An invalid one cannot happen for what was parked; expiry dead-letters it.
+    return [r for r in validate_records("coupons", payloads) if not isinstance(r, InvalidRecord)]
 
 
 @transaction.atomic

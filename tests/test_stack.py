@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from betreco.embedded_broker import free_port
+from betreco.stack import consumer_processes
 
 pytestmark = pytest.mark.kafka
 
@@ -155,11 +156,11 @@ def test_a_coupon_goes_through_the_stack_and_ctrl_c_stops_every_process(stack):
     assert stored["selections"] == [{"event_id": 72, "odds": 2.0}]
 
     processes = stack.descendants()
-    assert len(processes) >= 6  # broker, three consumers, two gunicorn masters (and workers)
+    assert len(processes) >= 4  # broker, the consumer, two gunicorn masters (and workers)
     assert stack.stop(signal.SIGINT) == 0, stack.log
     assert [pid for pid in processes if alive(pid)] == []
     log = stack.log
-    for name in ("consumer-users", "consumer-events", "consumer-coupons", "api", "producer"):
+    for name in ("consumer", "api", "producer"):
         assert f"{name} stopped (exit code 0)" in log
     assert log.index("producer stopped") < log.index("broker stopped")
 
@@ -175,3 +176,13 @@ def test_when_one_process_dies_the_whole_stack_stops_with_its_exit_code(stack):
 
     assert stack.process.wait(STOP_TIMEOUT) == 128 + signal.SIGKILL, stack.log
     assert [pid for pid in processes if alive(pid)] == []
+
+
+def test_sqlite_gets_one_consumer_for_all_topics_and_a_server_database_one_per_topic():
+    assert consumer_processes("") == [("consumer", ["users", "events", "coupons"])]
+    assert consumer_processes("sqlite:////data/db.sqlite3") == consumer_processes("")
+    assert consumer_processes("postgres://u@db:5432/betreco") == [
+        ("consumer-users", ["users"]),
+        ("consumer-events", ["events"]),
+        ("consumer-coupons", ["coupons"]),
+    ]

@@ -55,6 +55,7 @@ from ingest.models import ParkedCoupon
 logger = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL = 5.0
+FILL_WAIT = 0.1  # seconds one consume call waits while a batch fills
 KAFKA_ERROR_LOG_INTERVAL = 10.0
 DEAD_LETTER_TIMEOUT = 10.0
 
@@ -163,9 +164,7 @@ class ConsumerLoop:
         limit = self.options.batch_size
         if self.options.max_messages is not None:
             limit = min(limit, self.options.max_messages - self.consumed)
-        messages = self._without_kafka_errors(
-            self.consumer.consume(limit, timeout=self.options.poll_timeout)
-        )
+        messages = self._without_kafka_errors(self._collect(limit))
         if messages:
             self.last_activity = time.monotonic()
             self._handle(messages)
@@ -173,6 +172,23 @@ class ConsumerLoop:
         self._maintain()
         self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
         self.progress.maybe_log(self._lag, self._parked_count)
+
+    def _collect(self, limit: int) -> list:
+        """Up to `limit` messages: a full batch under load, what there is once the flow pauses.
+
+        `consume(n, timeout)` returns only when it has n messages or the
+        timeout ends, so one long call would hold a trickle of records for
+        the whole timeout. Short calls instead: keep filling while messages
+        come, hand over as soon as a call brings none (or after poll_timeout).
+        """
+        deadline = time.monotonic() + self.options.poll_timeout
+        messages = []
+        while len(messages) < limit and not self.stopping:
+            got = self.consumer.consume(limit - len(messages), timeout=FILL_WAIT)
+            messages += got
+            if (messages and not got) or time.monotonic() >= deadline:
+                break
+        return messages
 
     def _without_kafka_errors(self, messages: list) -> list:
         good = []
