@@ -23,7 +23,7 @@ process, betreco.stack.consumer_processes). Then it measures:
 
 Everything started is stopped at the end; all traffic stays on 127.0.0.1.
 
-Usage: python bench/pipeline.py [--runs 3] [--scale 0.1] [--configs 2x4,4x4]
+Usage: python bench/pipeline.py [--runs 3] [--scale 0.1] [--configs 4x8,2x4]
 """
 
 import argparse
@@ -58,7 +58,8 @@ HOST = "127.0.0.1"
 KINDS = ("users", "events", "coupons")
 TABLES = {"users": "ingest_user", "events": "ingest_event", "coupons": "ingest_coupon"}
 ID_FIELDS = {"users": "user_id", "events": "event_id", "coupons": "coupon_id"}
-MAKE_RUN_CONFIG = "2x4"  # the gunicorn config's WEB_CONCURRENCY x GUNICORN_THREADS defaults
+# The gunicorn config's WEB_CONCURRENCY x GUNICORN_THREADS defaults.
+MAKE_RUN_CONFIG = f"{2 * (os.cpu_count() or 1)}x8"
 TARGET_E2E = 5000  # records/s end to end
 TARGET_SINGLE = 1000  # single-record requests/s
 TARGET_SEED_S = 0.2  # seconds for the seed's 100 records of a kind
@@ -769,8 +770,8 @@ def main() -> None:
     parser.add_argument(
         "--configs",
         type=lambda text: [c for c in text.split(",") if c],
-        default=[MAKE_RUN_CONFIG, "2x16", "4x8"],
-        help="gunicorn workers x threads for the single-record test (2x4,2x16,4x8)",
+        default=[MAKE_RUN_CONFIG, "2x4", "8x8"],
+        help="gunicorn workers x threads for the single-record test (make run's, 2x4, 8x8)",
     )
     parser.add_argument("--keep", action="store_true", help="keep each run's files and logs")
     parser.add_argument(

@@ -2,7 +2,7 @@
 
 Everything a deployment tunes comes from the environment:
 PORT (8098; the producer role uses 8099), HOST (0.0.0.0), WEB_CONCURRENCY
-(worker processes, 2), GUNICORN_THREADS (threads per worker, 4),
+(worker processes, 2 per CPU core), GUNICORN_THREADS (threads per worker, 8),
 GUNICORN_TIMEOUT (30 s per request) and GUNICORN_GRACEFUL_TIMEOUT (25 s to
 finish in-flight requests after SIGTERM, under the compose stop_grace_period).
 Access and error logs go to stdout/stderr, where the container runtime
@@ -15,8 +15,10 @@ host = os.environ.get("HOST", "0.0.0.0")
 port = int(os.environ.get("PORT", "8098"))
 bind = [f"{host}:{port}"]
 
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Requests mostly wait (for the broker's acknowledgement, for the database):
+# more workers and threads than cores keep the cores busy.
+workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
