@@ -76,3 +76,10 @@ if os.environ.get("LOG_FORMAT", "plain") == "json":
             "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
         },
     }
+
+
+def post_worker_init(worker):
+    """Connect the worker's Kafka producer before it takes requests."""
+    from ingest.kafka.producer import warm_up
+
+    warm_up()

@@ -104,6 +104,19 @@ def get_producer() -> Producer:
         return _producer
 
 
+def warm_up(timeout: float = 2.0) -> None:
+    """Create the producer and fetch the topics' metadata now, not on the first request.
+
+    gunicorn calls it as each worker starts (docker/gunicorn.conf.py), so the
+    first records a worker publishes do not wait for the broker connection.
+    A broker that is not there yet is no error here: publishing reports it.
+    """
+    try:
+        get_producer().list_topics(timeout=timeout)
+    except KafkaException as error:
+        logger.warning("producer warm-up: the broker did not answer yet (%s)", error)
+
+
 def _serve_reports(producer: Producer) -> None:
     """Serve `producer`'s delivery reports and errors until it is replaced or dropped."""
     while producer is _producer:
