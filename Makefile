@@ -17,7 +17,7 @@ install: $(VENV)/.installed
 # Migrates, starts the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), topics,
 # three consumers, the API on PORT and the producer on PRODUCER_PORT; Ctrl-C stops it all.
 run: install
-	PORT=$(PORT) PRODUCER_PORT=$(PRODUCER_PORT) $(PY) -m betreco.stack
+	exec env PORT=$(PORT) PRODUCER_PORT=$(PRODUCER_PORT) $(PY) -m betreco.stack
 
 # The suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL names a server.
 test: install
