@@ -57,7 +57,6 @@ from betreco.stack import GUNICORN_CONFIG, consumer_processes  # noqa: E402
 HOST = "127.0.0.1"
 KINDS = ("users", "events", "coupons")
 TABLES = {"users": "ingest_user", "events": "ingest_event", "coupons": "ingest_coupon"}
-ID_FIELDS = {"users": "user_id", "events": "event_id", "coupons": "coupon_id"}
 # The gunicorn config's WEB_CONCURRENCY x GUNICORN_THREADS defaults.
 MAKE_RUN_CONFIG = f"{2 * (os.cpu_count() or 1)}x8"
 TARGET_E2E = 5000  # records/s end to end

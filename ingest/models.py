@@ -85,10 +85,6 @@ class Event(models.Model):
     def __str__(self):
         return f"Event {self.id}: {self.sport} {self.league}"
 
-    @property
-    def is_open(self) -> bool:
-        return self.end_timestamp > timezone.now()
-
 
 class Coupon(models.Model):
     id = models.BigIntegerField(primary_key=True)

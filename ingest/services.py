@@ -48,10 +48,6 @@ class StoreResult:
     parked: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
     released: list[int] = field(default_factory=list)
 
-    @property
-    def stored_count(self) -> int:
-        return len(self.users) + len(self.events) + len(self.coupons)
-
 
 def _last_per_id(records: Iterable[dict]) -> list[dict]:
     """One record per id, the last one winning, as Kafka's order says it should."""

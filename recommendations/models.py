@@ -47,10 +47,6 @@ class Recommendation(models.Model):
     def __str__(self):
         return f"Recommendation for user {self.user_id}: {self.sport or 'most popular'}"
 
-    @property
-    def is_cold_start(self) -> bool:
-        return not self.sport_key
-
 
 class RecommendedEvent(models.Model):
     """One event in a user's recommendation, at its rank (0 is the best)."""

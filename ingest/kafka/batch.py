@@ -35,10 +35,6 @@ class Batch:
     next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     size: int = 0
 
-    @property
-    def valid_count(self) -> int:
-        return sum(len(records) for records in self.records.values())
-
 
 def stable_id(source: str) -> int:
     """An id for a record that arrived without one, the same on every replay of its message."""
