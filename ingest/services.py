@@ -237,19 +237,25 @@ def _park(records: list[dict], missing: dict, source: str | Mapping[int, str]) -
     ids = [r["id"] for r in records]
     encoded = {r["id"]: json.loads(json.dumps(r, cls=DjangoJSONEncoder)) for r in records}
     sources = source if isinstance(source, Mapping) else dict.fromkeys(ids, source)
-    MissingReference.objects.filter(parked_id__in=ids).delete()
     ParkedCoupon.objects.bulk_create(
         [ParkedCoupon(coupon_id=pk, payload=encoded[pk], source=sources.get(pk, "")) for pk in ids],
         update_conflicts=True,
         unique_fields=["coupon_id"],
-        update_fields=["payload", "source"],
+        update_fields=["payload", "source", "parked_at"],  # the timeout runs from the newest
     )
+    _record_missing({pk: missing[pk] for pk in ids})
+
+
+def _record_missing(missing: dict[int, list[tuple[str, int]]]) -> None:
+    """Replace what each parked coupon waits for."""
+    MissingReference.objects.filter(parked_id__in=list(missing)).delete()
     MissingReference.objects.bulk_create(
         [
             MissingReference(parked_id=pk, kind=kind, ref_id=ref_id)
-            for pk in ids
-            for kind, ref_id in set(missing[pk])
-        ]
+            for pk, lacks in missing.items()
+            for kind, ref_id in set(lacks)
+        ],
+        ignore_conflicts=True,  # a concurrent release or park may have written them
     )
 
 
@@ -320,16 +326,7 @@ def release_parked(
     _store_coupons(ready)
     ready_ids = [r["id"] for r in ready]
     ParkedCoupon.objects.filter(coupon_id__in=ready_ids).delete()
-    # What the others still lack has shrunk: record it afresh.
-    still_waiting = [pk for pk in missing]
-    MissingReference.objects.filter(parked_id__in=still_waiting).delete()
-    MissingReference.objects.bulk_create(
-        [
-            MissingReference(parked_id=pk, kind=kind, ref_id=ref_id)
-            for pk in still_waiting
-            for kind, ref_id in set(missing[pk])
-        ]
-    )
+    _record_missing(missing)  # what the others still lack has shrunk
     return ready_ids
 
 

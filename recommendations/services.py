@@ -153,6 +153,22 @@ def save_snapshot(*, previous: Ranking, current: Ranking) -> None:
         cursor.executemany(_upsert_sql(RankingSnapshot, SNAPSHOT_COLUMNS), changed)
 
 
+REFRESH_LOCK = 7_311_842  # any number, the same in every process
+
+
+def _one_writer_at_a_time() -> None:
+    """Hold the recommendations write lock until the transaction ends.
+
+    Refreshes, rebuilds and answers stored on read each compute from what
+    they read, then write. On SQLite the IMMEDIATE transaction already lets
+    one writer in at a time; on PostgreSQL (READ COMMITTED) two of them
+    could each write the snapshot from their own count, and the older win.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK])
+
+
 def rebuild_all(
     *,
     engine: RecommendationEngine | None = None,
@@ -168,11 +184,13 @@ def rebuild_all(
     started = time.perf_counter()
     engine = engine or load_engine()
     with transaction.atomic():
+        _one_writer_at_a_time()
         save_snapshot(previous=Ranking.snapshot(engine.now), current=engine.ranking)
     user_ids = list(User.objects.order_by("id").values_list("id", flat=True))
     done = 0
     for chunk in _chunks(user_ids):
         with transaction.atomic():
+            _one_writer_at_a_time()
             done += len(_rebuild_chunk(engine, chunk))
         if on_progress:
             on_progress(len(chunk))
@@ -185,6 +203,7 @@ def rebuild_all(
 @transaction.atomic
 def _catch_up(*, used: Ranking) -> int:
     """Rebuild the users whose lists the ranking moved under since `used` was counted."""
+    _one_writer_at_a_time()
     engine = load_engine()
     affected = engine.affected_users(Changes(), used)
     if affected is None:
@@ -220,6 +239,7 @@ def refresh_recommendations(*, changes: Changes) -> int:
     answers. Writes that bypass signals (`QuerySet.update`, raw SQL) leave
     the snapshot behind: `rebuild_recommendations` resets everything.
     """
+    _one_writer_at_a_time()
     engine = load_engine()
     changes = _resolve_coupons(changes)
     previous = Ranking.snapshot(engine.now)
@@ -245,6 +265,17 @@ def recommendation_current(*, user_id: int) -> selectors.CurrentRecommendation:
     if current is not None and not current.stale:
         return current
     selectors.user_require(user_id=user_id)
+    engine, answer = _answer_now(user_id)
+    if not answer.shared or current is not None:  # a shared answer alone is not written
+        with transaction.atomic():
+            _one_writer_at_a_time()
+            # Again under the lock: a refresh that committed since must not be overwritten.
+            engine, answer = _answer_now(user_id)
+            _store_answers([answer], engine)
+    return selectors.recommendation_of(answer, engine=engine.name, generated_at=engine.now)
+
+
+def _answer_now(user_id: int) -> tuple[RecommendationEngine, Answer]:
     engine = load_engine()
     if selectors.snapshot_exists():
         # The ranking every stored answer came from, only the rows this user
@@ -252,7 +283,4 @@ def recommendation_current(*, user_id: int) -> selectors.CurrentRecommendation:
         # of a second); refreshes keep it equal to the current one.
         engine.ranking = Ranking.snapshot(engine.now)
     (answer,) = engine.recommend([user_id])
-    if not answer.shared or current is not None:  # a shared answer alone is not written
-        with transaction.atomic():
-            _store_answers([answer], engine)
-    return selectors.recommendation_of(answer, engine=engine.name, generated_at=engine.now)
+    return engine, answer

@@ -164,7 +164,7 @@ class ConsumerLoop:
         limit = self.options.batch_size
         if self.options.max_messages is not None:
             limit = min(limit, self.options.max_messages - self.consumed)
-        messages = self._without_kafka_errors(self._collect(limit))
+        messages = self._still_assigned(self._without_kafka_errors(self._collect(limit)))
         if messages:
             self.last_activity = time.monotonic()
             self._handle(messages)
@@ -189,6 +189,22 @@ class ConsumerLoop:
             if (messages and not got) or time.monotonic() >= deadline:
                 break
         return messages
+
+    def _still_assigned(self, messages: list) -> list:
+        """Drop messages of partitions revoked while the batch was collected.
+
+        A later consume call of `_collect` can hand a partition to another
+        member; storing its messages here would race the new owner (an older
+        version could overwrite a newer one). The new owner reads them again
+        from the committed offset.
+        """
+        if not messages:
+            return messages
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        kept = [m for m in messages if (m.topic(), m.partition()) in assigned]
+        if len(kept) < len(messages):
+            logger.info("left %d messages of revoked partitions", len(messages) - len(kept))
+        return kept
 
     def _without_kafka_errors(self, messages: list) -> list:
         good = []
@@ -298,6 +314,8 @@ class ConsumerLoop:
         except DATABASE_UNAVAILABLE as error:
             logger.warning("parked coupons not checked, the database is unavailable: %s", error)
             drop_database_connections()
+        except DatabaseError as error:  # e.g. a concurrent release: try again next time
+            logger.warning("parked coupons not checked this time: %s", error)
         except KafkaException as error:
             logger.warning("expired parked coupons not dead-lettered yet: %s", error)
 

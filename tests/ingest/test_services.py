@@ -159,6 +159,17 @@ def test_parked_coupon_is_stored_once_everything_it_lacks_arrives():
     assert not MissingReference.objects.exists()
 
 
+def test_a_newer_version_of_a_parked_coupon_restarts_its_wait():
+    services.coupons_store(records=[coupon(9, 1, [(5, 1.5)])])
+    ParkedCoupon.objects.filter(pk=9).update(parked_at=timezone.now() - timedelta(hours=2))
+    services.coupons_store(records=[coupon(9, 1, [(6, 2.0)])], source="c/0/4")
+    parked = ParkedCoupon.objects.get(pk=9)
+    assert parked.parked_at > timezone.now() - timedelta(minutes=1)
+    assert parked.source == "c/0/4"
+    assert set(parked.missing.values_list("kind", "ref_id")) == {("user", 1), ("event", 6)}
+    assert services.expire_parked(max_age=timedelta(hours=1)) == []
+
+
 def test_coupon_and_what_it_references_in_one_batch_is_stored_not_parked():
     result = services.store_batch(
         users=[user(1)], events=[event(5)], coupons=[coupon(9, 1, [(5, 1.5)])]
