@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A write request drains the refresh outbox after its commit (SPEC §7).
+    "recommendations.middleware.RefreshAfterWriteMiddleware",
 ]
 
 ROOT_URLCONF = "betreco.producer_urls" if BETRECO_ROLE == "producer" else "betreco.urls"
@@ -204,8 +206,15 @@ KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
 KAFKA_CONSUMER_GROUP = env.str("KAFKA_CONSUMER_GROUP", default="betreco")
 KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", default=6000)
 KAFKA_PRODUCE_TIMEOUT = env.float("KAFKA_PRODUCE_TIMEOUT", default=5.0)
-# Recommendations refresh once per batch: larger batches amortise it.
 CONSUMER_BATCH_SIZE = env.int("CONSUMER_BATCH_SIZE", default=5000)
+# Work owed after a consumer's commit, kept durably by its owner: the
+# consumer drains these after its batches (at once when the flow pauses,
+# at least every CONSUMER_DRAIN_INTERVAL seconds while it is high), at
+# start and when idle. Dotted paths, so ingest never imports its readers.
+CONSUMER_OUTBOX_DRAINS = env.list(
+    "CONSUMER_OUTBOX_DRAINS", default=["recommendations.outbox.refresh_pending"]
+)
+CONSUMER_DRAIN_INTERVAL = env.float("CONSUMER_DRAIN_INTERVAL", default=1.0)
 PARKED_TIMEOUT_SECONDS = env.int("PARKED_TIMEOUT_SECONDS", default=3600)
 TOPICS = env.list("TOPICS", default=[])
 

@@ -168,14 +168,23 @@ class MissingReference(models.Model):
 
 
 class DeadLetter(models.Model):
-    """A record of each message sent to a dead-letter topic, for `kafka_status`."""
+    """A record of each message sent to a dead-letter topic, for `kafka_status`.
+
+    It keeps the dead-letter message itself (value and headers), so one
+    written before it could be published (a parked coupon that expired) is
+    published from here after the commit: `published_at` stays empty until
+    the broker acknowledged it.
+    """
 
     topic = models.CharField(max_length=200)
     partition = models.IntegerField(null=True)
     offset = models.BigIntegerField(null=True)
     key = models.CharField(max_length=100, blank=True)
     reason = models.TextField()
+    value = models.TextField(blank=True, help_text="The original message's value")
+    headers = models.JSONField(default=list, blank=True, help_text="The dead letter's headers")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -3,8 +3,8 @@
 Every function takes records that passed `ingest.validation` and stores
 them with bulk upserts keyed by id, so storing the same record twice, or
 replaying a whole topic, changes nothing: rows equal to what is stored are
-not written at all, and only rows that really changed are announced through
-`ingest.signals.records_stored` (which keeps recommendations fresh).
+not written at all, and only changes that matter to others are announced
+(`ingest.signals`: events written, bets changed), with the affected ids.
 
 A coupon whose user or events are not stored yet is parked
 (`ParkedCoupon`) and stored by whichever later batch brings what it waits
@@ -30,7 +30,7 @@ from ingest.models import (
     Selection,
     User,
 )
-from ingest.signals import records_stored
+from ingest.signals import bets_changed, events_written
 from ingest.validation import InvalidRecord, validate_records
 
 USER_FIELDS = ["birth_year", "country", "currency", "gender", "registration_date"]
@@ -79,7 +79,6 @@ def _upsert(model, rows: list, fields: list[str]) -> list[int]:
             unique_fields=["id"],
             update_fields=fields,
         )
-        records_stored.send(sender=model, ids=[row.pk for row in rows])
     return [row.pk for row in rows]
 
 
@@ -119,7 +118,10 @@ def events_upsert(*, records: Iterable[dict]) -> list[int]:
         )
         for r in records
     ]
-    return _upsert(Event, rows, EVENT_FIELDS)
+    written = _upsert(Event, rows, EVENT_FIELDS)
+    if written:
+        events_written.send(sender=Event, event_ids=written)
+    return written
 
 
 def missing_references(records: list[dict]) -> dict[int, list[tuple[str, int]]]:
@@ -229,7 +231,13 @@ def _store_coupons(records: list[dict]) -> list[int]:
         Selection.objects.filter(id__in=stale_ids).delete()
     changed_ids = sorted(changed)
     # A coupon that moved to another user changes its previous owner's answer too.
-    records_stored.send(sender=Coupon, ids=changed_ids, previous_owners=sorted(previous_owners))
+    bettors = {owners[pk] for pk in changed} | previous_owners
+    reselected = {
+        event_id
+        for pk in changed_selections
+        for event_id in {e for e, _ in wanted[pk]} | {e for e, _ in stored_selections[pk]}
+    }
+    bets_changed.send(sender=Coupon, user_ids=sorted(bettors), event_ids=sorted(reselected))
     return changed_ids
 
 

@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from ingest import admin as ingest_admin
 from ingest.models import User
-from recommendations import services
+from recommendations import selectors
 from recommendations.models import Recommendation, RecommendedEvent
 
 
@@ -77,7 +77,7 @@ def _current(user):
     """The user's recommendation as the API serves it (cold start computed on read)."""
     if not (user and user.pk):
         return None
-    return services.recommendation_current(user_id=user.pk)
+    return selectors.recommendation_current(user_id=user.pk)
 
 
 class UserAdmin(ingest_admin.UserAdmin):

@@ -1,12 +1,13 @@
 """Recommendation endpoints: read one user's (open, as in the seed) and rebuild everyone's."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest.serializers import EventOutput
-from recommendations import services
+from recommendations import rebuild, selectors
+from recommendations.engines.base import load_engine
 
 
 class RecommendationDetailApi(APIView):
@@ -32,7 +33,7 @@ class RecommendationDetailApi(APIView):
         },
     )
     def get(self, request, user_id: int):
-        current = services.recommendation_current(user_id=user_id)
+        current = selectors.recommendation_current(user_id=user_id)
         recommendation = current.recommendation
         data = {
             "user_id": recommendation.user_id,
@@ -46,15 +47,30 @@ class RecommendationDetailApi(APIView):
 
 
 class RecommendationGenerateApi(APIView):
-    """Rebuild every user's recommendation now (normally signals keep them fresh)."""
+    """Rebuild every user's recommendation (normally the outbox keeps them fresh).
+
+    Answers 202 at once, whatever the size: the request is stored and a
+    thread of this server runs it (or, if this server stops first, whoever
+    drains the outbox next). Its progress: `manage.py rebuild_recommendations`
+    and the status page.
+    """
 
     class GenerateOutputSerializer(serializers.Serializer):
-        users = serializers.IntegerField(help_text="Users whose recommendation was rebuilt")
-        seconds = serializers.FloatField()
+        rebuild = serializers.IntegerField(help_text="The rebuild request's id")
+        state = serializers.CharField(help_text="'requested': it runs in the background")
+        users = serializers.IntegerField(help_text="Users whose recommendation will be rebuilt")
+        requested_at = serializers.DateTimeField()
         engine = serializers.CharField()
 
-    @extend_schema(request=None, responses={200: GenerateOutputSerializer})
+    @extend_schema(request=None, responses={202: GenerateOutputSerializer})
     def post(self, request):
-        result = services.rebuild_all()
-        data = {"users": result.users, "seconds": round(result.seconds, 3), "engine": result.engine}
-        return Response(self.GenerateOutputSerializer(data).data)
+        requested = rebuild.rebuild_request()
+        rebuild.rebuild_in_background()
+        data = {
+            "rebuild": requested.pk,
+            "state": "requested",
+            "users": requested.users_total,
+            "requested_at": requested.requested_at,
+            "engine": load_engine().name,
+        }
+        return Response(self.GenerateOutputSerializer(data).data, status=status.HTTP_202_ACCEPTED)

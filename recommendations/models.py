@@ -1,7 +1,7 @@
 """Each user's current recommendation: a favourite sport and ranked open events.
 
-One row per user (the user is the primary key), replaced in bulk by
-`recommendations.services`. The ranked events live in `RecommendedEvent`
+One row per user (the user is the primary key), replaced in bulk by the
+outbox's drain and by full rebuilds. The ranked events live in `RecommendedEvent`
 (a through table with the rank), so "which users list event E" is an
 indexed lookup, which is what keeps targeted refreshes cheap.
 """
@@ -86,12 +86,69 @@ class RankingSnapshot(models.Model):
     popularity = models.PositiveIntegerField()
 
     class Meta:
-        # In ranking order, for the shared cold-start answer served on read.
         indexes = [
+            # In ranking order, for the shared cold-start answer served on read.
             models.Index(
                 fields=["-popularity", "begin_timestamp", "event_id"], name="snapshot_rank_order"
-            )
+            ),
+            # Events that ended since the last refresh, which leave lists without a write.
+            models.Index(fields=["end_timestamp"], name="snapshot_end"),
         ]
 
     def __str__(self):
         return f"event {self.event_id}: {self.popularity} selections"
+
+
+class PendingRefresh(models.Model):
+    """The outbox: one thing a committed change still owes the stored answers.
+
+    Written in the same transaction as the change it comes from (by the
+    receivers in `recommendations.signals`), and deleted in the same
+    transaction as the answers that settle it (`outbox.refresh_pending`),
+    so a process killed at any instant leaves the debt here for whoever
+    drains next. Duplicates are fine: a drain coalesces everything pending.
+    """
+
+    class Scope(models.TextChoices):
+        USER = "user", "a user's bets changed"
+        EVENT = "event", "an event was written (its sport or times may have changed)"
+        POPULARITY = "popularity", "an event's selections changed"
+
+    id = models.BigAutoField(primary_key=True)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    ref_id = models.BigIntegerField(help_text="The user's or event's id")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "pending refreshes"
+        # "Is this user's answer owed a refresh?", asked on read.
+        indexes = [models.Index(fields=["scope", "ref_id"], name="pending_refresh_lookup")]
+
+    def __str__(self):
+        return f"{self.scope} {self.ref_id}"
+
+
+class RebuildRequest(models.Model):
+    """A requested rebuild of every user's answer, pending until `finished_at` is set.
+
+    Whoever drains the outbox next claims it with a lease (renewed after
+    every chunk of users), so one process rebuilds at a time and a rebuild
+    cut short by a crash is taken over once its lease runs out. The
+    progress fields are what the command and the status page show.
+    """
+
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    owner = models.CharField(max_length=200, blank=True, help_text="host:pid rebuilding it")
+    users_total = models.PositiveIntegerField(default=0)
+    users_done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        state = "finished" if self.finished_at else f"{self.users_done}/{self.users_total}"
+        return f"rebuild #{self.pk} ({state})"

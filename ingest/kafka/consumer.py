@@ -8,12 +8,14 @@ Each iteration:
 3. store the valid records and the dead-letter rows in one transaction,
    retried with backoff while the database is unavailable;
 4. produce the dead letters and wait for the broker's acknowledgement;
-5. commit the batch's offsets synchronously, only now.
+5. commit the batch's offsets synchronously, only now;
+6. drain the outboxes the batch wrote to (recommendation refreshes,
+   `drains`): at once when the flow pauses, coalesced while it is high.
 
 A crash at any point replays the uncommitted batch, which the idempotent
-upserts store as if for the first time. Every few seconds the loop logs a
-progress line, stores parked coupons whose references arrived (committed
-meanwhile by another process) and dead-letters those parked too long.
+upserts store as if for the first time; work owed after a commit waits in
+the database for the next drain. Every few seconds the loop logs a
+progress line and looks after parked coupons (`parked`).
 
 The loop is written on confluent-kafka directly, not on a stream-processing
 library, because one process consumes several topics into one transaction
@@ -26,13 +28,12 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections
 
-from ingest import services
+from betreco.crashpoints import crash_point
 from ingest.kafka import batch as batches
 from ingest.kafka.admin import ensure_topics
 from ingest.kafka.backoff import (
@@ -41,13 +42,10 @@ from ingest.kafka.backoff import (
     drop_database_connections,
     retry,
 )
-from ingest.kafka.dead_letter import (
-    Failure,
-    dead_letter_producer,
-    publish_dead_letters,
-    record_dead_letters,
-)
+from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
+from ingest.kafka.drains import OutboxDrains
 from ingest.kafka.lag import lag_by_topic
+from ingest.kafka.parked import parked_upkeep
 from ingest.kafka.progress import Progress
 from ingest.kafka.topics import kind_of_topic
 from ingest.models import ParkedCoupon
@@ -105,6 +103,7 @@ class ConsumerLoop:
         self.kafka_errors_logged: dict[int, float] = {}
         self.consumer: Consumer | None = None
         self.producer = None
+        self.drains = OutboxDrains()
 
     def stop(self, *_args) -> None:
         if not self.stopping:
@@ -124,6 +123,7 @@ class ConsumerLoop:
                 should_stop=self.should_stop,
             )
             self.producer = dead_letter_producer(self.options.bootstrap_servers)
+            self.drains.run()  # whatever a process that died before us still owed
             self.consumer = Consumer(consumer_config(self.options))
             self.consumer.subscribe(
                 self.options.topics,
@@ -164,11 +164,16 @@ class ConsumerLoop:
         limit = self.options.batch_size
         if self.options.max_messages is not None:
             limit = min(limit, self.options.max_messages - self.consumed)
-        messages = self._still_assigned(self._without_kafka_errors(self._collect(limit)))
+        collected = self._collect(limit)
+        messages = self._still_assigned(self._without_kafka_errors(collected))
         if messages:
             self.last_activity = time.monotonic()
             self._handle(messages)
+            crash_point("after-store")
         self._commit_pending()
+        if messages:
+            crash_point("after-offsets")
+            self.drains.after_batch(flow_paused=len(collected) < limit)
         self._maintain()
         self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
         self.progress.maybe_log(self._lag, self._parked_count)
@@ -301,7 +306,7 @@ class ConsumerLoop:
             self.pending.pop(position, None)
 
     def _maintain(self) -> None:
-        """Now and then: store parked coupons that became ready; dead-letter expired ones."""
+        """Now and then: parked coupons' upkeep, and a drain (events end without any write)."""
         now = time.monotonic()
         if now < self.next_maintenance:
             return
@@ -309,8 +314,7 @@ class ConsumerLoop:
         self.next_maintenance = now + interval
         close_old_connections()  # renews the connection in idle times too
         try:
-            if ParkedCoupon.objects.exists():
-                self._release_and_expire()
+            self.progress.dead_lettered += parked_upkeep(self.producer).dead_lettered
         except DATABASE_UNAVAILABLE as error:
             logger.warning("parked coupons not checked, the database is unavailable: %s", error)
             drop_database_connections()
@@ -318,18 +322,7 @@ class ConsumerLoop:
             logger.warning("parked coupons not checked this time: %s", error)
         except KafkaException as error:
             logger.warning("expired parked coupons not dead-lettered yet: %s", error)
-
-    def _release_and_expire(self) -> None:
-        released = services.release_parked(everything=True)
-        if released:
-            logger.info("stored %d parked coupons whose references arrived", len(released))
-        max_age = timedelta(seconds=settings.PARKED_TIMEOUT_SECONDS)
-        # One transaction: a dead letter that the broker did not take is not removed.
-        with transaction.atomic():
-            failures = [Failure.of_parked(p) for p in services.expire_parked(max_age=max_age)]
-            record_dead_letters(failures)
-            publish_dead_letters(self.producer, failures, timeout=DEAD_LETTER_TIMEOUT)
-        self.progress.dead_lettered += len(failures)
+        self.drains.run()
 
     def _lag(self) -> dict[str, int] | None:
         try:

@@ -9,6 +9,10 @@ Order of writes, so that nothing is lost: the rows are written in the
 batch's transaction; the messages are produced and flushed before the
 batch's offsets are committed. A crash in between replays the batch, which
 produces the dead letters again (at least once) and writes no second row.
+Dead letters that no replay would bring back (parked coupons that expired)
+are written unpublished and published from their rows after the commit
+(`publish_unpublished`), so a crash or an outage in between delays them
+and loses none.
 """
 
 import json
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaException, Producer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
 
 from ingest.kafka.topics import SCHEMA_VERSION, Header, dead_letter_topic, topic_name
 from ingest.models import DeadLetter, ParkedCoupon
@@ -102,8 +107,13 @@ def parse_source(source: str) -> tuple[str | None, int | None, int | None]:
     return None, None, None
 
 
-def record_dead_letters(failures: Iterable[Failure]) -> None:
-    """Write a DeadLetter row per failure; a replayed one (same source) is not written again."""
+def record_dead_letters(failures: Iterable[Failure], *, published: bool = True) -> None:
+    """Write a DeadLetter row per failure; a replayed one (same source) is not written again.
+
+    `published=False` for failures the caller publishes from the rows after
+    its commit (`publish_unpublished`) instead of before its offset commit.
+    """
+    published_at = timezone.now() if published else None
     DeadLetter.objects.bulk_create(
         [
             DeadLetter(
@@ -112,11 +122,52 @@ def record_dead_letters(failures: Iterable[Failure]) -> None:
                 offset=f.offset,
                 key=(f.key or b"").decode("utf-8", errors="replace")[:100],
                 reason=f"{f.error_kind}: {f.error}",
+                value=(f.value or b"").decode("utf-8", errors="replace"),
+                headers=[
+                    [name, (value or b"").decode("utf-8", errors="replace")]
+                    for name, value in f.dead_letter_headers()
+                ],
+                published_at=published_at,
             )
             for f in failures
         ],
         ignore_conflicts=True,
     )
+
+
+def publish_unpublished(producer: Producer, *, timeout: float) -> int:
+    """Publish dead letters written unpublished, then mark them; returns how many.
+
+    At least once: a crash between the broker's acknowledgement and the
+    mark publishes them again on the next call.
+    """
+    rows = list(DeadLetter.objects.filter(published_at__isnull=True).order_by("id")[:1000])
+    if not rows:
+        return 0
+    errors = []
+
+    def delivered(error, _message):
+        if error is not None:
+            errors.append(error)
+
+    for row in rows:
+        producer.produce(
+            dead_letter_topic(row.topic),
+            key=row.key.encode() or None,
+            value=row.value.encode(),
+            headers=[(name, value.encode()) for name, value in row.headers],
+            on_delivery=delivered,
+        )
+        logger.warning(
+            "dead-lettered %s[%s]@%s: %s", row.topic, row.partition, row.offset, row.reason
+        )
+    left = producer.flush(timeout)
+    if left or errors:
+        raise KafkaException(
+            errors[0] if errors else f"{left} dead letters not acknowledged within {timeout}s"
+        )
+    DeadLetter.objects.filter(id__in=[row.id for row in rows]).update(published_at=timezone.now())
+    return len(rows)
 
 
 def publish_dead_letters(producer: Producer, failures: list[Failure], *, timeout: float) -> None:

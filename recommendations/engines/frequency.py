@@ -24,13 +24,12 @@ from ingest.models import Selection
 from recommendations.engines.base import (
     Answer,
     Changes,
-    Ranking,
     RecommendationEngine,
-    first_difference,
     open_bets,
     top_unbet,
 )
 from recommendations.models import Recommendation
+from recommendations.ranking import Ranking, first_difference
 
 # Above this many ids, skip the narrowing (an IN list that long is slower
 # than rebuilding, and SQLite caps query parameters at 32,766).
@@ -69,21 +68,24 @@ def sport_tallies(user_ids: Sequence[int]) -> dict[int, list[SportTally]]:
 class FrequencyEngine(RecommendationEngine):
     name = "frequency"
 
-    def recommend(self, user_ids: Sequence[int]) -> Iterator[Answer]:
+    def recommend(self, user_ids: Sequence[int], ranking: Ranking) -> Iterator[Answer]:
         tallies = sport_tallies(user_ids)
         bets = open_bets(user_ids, self.now)
         for user_id in user_ids:
-            yield self._answer(user_id, tallies.get(user_id, []), bets.get(user_id, set()))
+            tally, bet = tallies.get(user_id, []), bets.get(user_id, set())
+            yield self._answer(user_id, tally, bet, ranking)
 
-    def _answer(self, user_id: int, tallies: list[SportTally], bets: set[int]) -> Answer:
+    def _answer(
+        self, user_id: int, tallies: list[SportTally], bets: set[int], ranking: Ranking
+    ) -> Answer:
         if not tallies:  # no bets, so nothing to skip: everyone like this gets the same
-            events = self.ranking.events(None, limit=self.per_user)[: self.per_user]
+            events = ranking.events(None, limit=self.per_user)[: self.per_user]
             return Answer(user_id=user_id, event_ids=events, reason=COLD_START_REASON, shared=True)
         favourite = min(tallies, key=lambda tally: tally.preference)
         total = sum(tally.selections for tally in tallies)
         return Answer(
             user_id=user_id,
-            event_ids=top_unbet(self.ranking.events(favourite.sport_key), bets, self.per_user),
+            event_ids=top_unbet(ranking.events(favourite.sport_key), bets, self.per_user),
             reason=f"{favourite.selections} of your {total} selections are {favourite.spelling}.",
             sport=favourite.spelling,
             sport_key=favourite.sport_key,
@@ -91,7 +93,7 @@ class FrequencyEngine(RecommendationEngine):
             total_selections=total,
         )
 
-    def affected_users(self, changes: Changes, previous: Ranking) -> set[int]:
+    def affected_users(self, changes: Changes, *, previous: Ranking, current: Ranking) -> set[int]:
         """The users whose stored answer can differ now (a small superset of them).
 
         - users whose own bets changed (their coupons, or new users);
@@ -102,8 +104,10 @@ class FrequencyEngine(RecommendationEngine):
           end at or past the first position where the two rankings differ, can
           change.
 
-        Cold-start answers are shared, served from the ranking on read and
-        never stored, so no change of the overall ranking rebuilds anyone.
+        Only the sports `current` says changed are compared (every sport when
+        it cannot say). Cold-start answers are shared, served from the
+        ranking on read and never stored, so no change of the overall
+        ranking rebuilds anyone.
         """
         affected = set(changes.users)
         if changes.events:
@@ -112,8 +116,11 @@ class FrequencyEngine(RecommendationEngine):
                     "coupon__user_id", flat=True
                 )
             )
-        for scope in (previous.scopes() | self.ranking.scopes()) - {None}:
-            now_ranked = self.ranking.events(scope)
+        scopes = current.changed_sports
+        if scopes is None:
+            scopes = (previous.scopes() | current.scopes()) - {None}
+        for scope in scopes:
+            now_ranked = current.events(scope)
             differs_at = first_difference(previous.events(scope), now_ranked)
             if differs_at is not None:
                 affected |= self._reaching(scope, now_ranked[:differs_at])

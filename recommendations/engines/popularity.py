@@ -9,6 +9,7 @@ list, so it keeps the base class's "everyone may be affected".
 from collections.abc import Iterator, Sequence
 
 from recommendations.engines.base import Answer, RecommendationEngine, open_bets, top_unbet
+from recommendations.ranking import Ranking
 
 REASON = "The most popular open events you have not bet on yet."
 
@@ -16,9 +17,9 @@ REASON = "The most popular open events you have not bet on yet."
 class PopularityEngine(RecommendationEngine):
     name = "popularity"
 
-    def recommend(self, user_ids: Sequence[int]) -> Iterator[Answer]:
+    def recommend(self, user_ids: Sequence[int], ranking: Ranking) -> Iterator[Answer]:
         bets = open_bets(user_ids, self.now)
-        ranked = self.ranking.events(None)
+        ranked = ranking.events(None)
         for user_id in user_ids:
             events = top_unbet(ranked, bets.get(user_id, set()), self.per_user)
             yield Answer(user_id=user_id, event_ids=events, reason=REASON)

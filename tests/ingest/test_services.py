@@ -16,7 +16,7 @@ from ingest.models import (
     Selection,
     User,
 )
-from ingest.signals import records_stored
+from ingest.signals import bets_changed, events_written
 from ingest.validation import validate_record
 
 pytestmark = pytest.mark.django_db
@@ -24,15 +24,20 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def announced():
-    """Every `records_stored` signal sent during the test, as (model, ids)."""
+    """Every change ingest announced during the test, as (signal name, ids...)."""
     calls = []
 
-    def receiver(sender, ids, **kwargs):
-        calls.append((sender, sorted(ids)))
+    def events(sender, event_ids, **kwargs):
+        calls.append(("events_written", sorted(event_ids)))
 
-    records_stored.connect(receiver, weak=False)
+    def bets(sender, user_ids, event_ids, **kwargs):
+        calls.append(("bets_changed", sorted(user_ids), sorted(event_ids)))
+
+    events_written.connect(events, weak=False)
+    bets_changed.connect(bets, weak=False)
     yield calls
-    records_stored.disconnect(receiver)
+    events_written.disconnect(events)
+    bets_changed.disconnect(bets)
 
 
 def user(user_id, **changes):
@@ -72,15 +77,15 @@ def selections_of(coupon_id):
 def test_storing_the_same_user_twice_changes_nothing(announced):
     assert services.users_upsert(records=[user(1)]) == [1]
     assert services.users_upsert(records=[user(1)]) == []
-    assert announced == [(User, [1])]
+    assert announced == []  # nobody depends on users alone
     assert User.objects.count() == 1
 
 
-def test_a_changed_user_is_updated_and_announced(announced):
+def test_a_changed_user_is_updated(announced):
     services.users_upsert(records=[user(1), user(2)])
     assert services.users_upsert(records=[user(1, currency="USD"), user(2)]) == [1]
     assert User.objects.get(pk=1).currency == "USD"
-    assert announced[-1] == (User, [1])
+    assert announced == []
 
 
 def test_last_record_of_an_id_in_a_batch_wins():
@@ -91,7 +96,7 @@ def test_last_record_of_an_id_in_a_batch_wins():
 def test_storing_the_same_event_twice_changes_nothing(announced):
     assert services.events_upsert(records=[event(5)]) == [5]
     assert services.events_upsert(records=[event(5)]) == []
-    assert announced == [(Event, [5])]
+    assert announced == [("events_written", [5])]
 
 
 def test_participant_pairs_are_stored_once_and_shared():
@@ -112,7 +117,7 @@ def test_coupon_is_stored_with_its_selections(announced):
     services.coupons_store(records=[coupon(9, 1, [(5, 1.5), (6, 2.25)])])
     assert Coupon.objects.get(pk=9).stake == Decimal("10.00")
     assert selections_of(9) == {(5, Decimal("1.5")), (6, Decimal("2.25"))}
-    assert announced[-1] == (Coupon, [9])
+    assert announced[-1] == ("bets_changed", [1], [5, 6])
 
 
 def test_storing_the_same_coupon_twice_changes_nothing(announced):
@@ -123,6 +128,13 @@ def test_storing_the_same_coupon_twice_changes_nothing(announced):
     assert result.coupons == []
     assert len(announced) == calls
     assert Selection.objects.count() == 1
+
+
+def test_a_coupon_moved_to_another_user_announces_both_owners_and_no_event(announced):
+    services.store_batch(users=[user(1), user(2)], events=[event(5)])
+    services.coupons_store(records=[coupon(9, 1, [(5, 1.5)])])
+    services.coupons_store(records=[coupon(9, 2, [(5, 1.5)])])
+    assert announced[-1] == ("bets_changed", [1, 2], [])
 
 
 def test_a_coupon_stored_again_has_exactly_its_new_selections():

@@ -7,18 +7,10 @@ import pytest
 from django.utils import timezone
 
 from ingest.models import Coupon, Selection, User
-from recommendations import services, signals
+from recommendations import selectors
 from recommendations.engines.base import load_engine
 from recommendations.models import Recommendation
 from tests.factories import EventFactory, UserFactory
-
-
-@pytest.fixture(autouse=True)
-def _no_pending_changes():
-    """Changes recorded by an earlier test whose transaction never committed stay out."""
-    signals._local.changes = None
-    yield
-    signals._local.changes = None
 
 
 @pytest.fixture
@@ -62,7 +54,7 @@ def stored_answers() -> dict:
 
     A user without a stored answer must be a cold-start user; one who has
     bets but no stored answer shows as MISSING, so a refresh that forgot
-    them cannot hide behind the rebuild-on-read of the API.
+    them cannot hide behind the answer the API computes on read.
     """
     answers = {
         r.user_id: (
@@ -76,11 +68,11 @@ def stored_answers() -> dict:
         for r in Recommendation.objects.prefetch_related("ranked")
     }
     for user_id in User.objects.exclude(id__in=list(answers)).values_list("id", flat=True):
-        served = services.recommendation_current(user_id=user_id)
-        if Recommendation.objects.filter(user_id=user_id).exists():
+        served = selectors.recommendation_current(user_id=user_id)
+        r = served.recommendation
+        if r.sport_key:
             answers[user_id] = "MISSING (a personal answer was never stored)"
             continue
-        r = served.recommendation
         answers[user_id] = (
             r.sport_key,
             r.sport,
@@ -99,7 +91,6 @@ def personal_answer_count() -> int:
 
 def from_scratch() -> dict:
     """The answers a full rebuild would store right now (computed, nothing written)."""
-    user_ids = list(User.objects.values_list("id", flat=True))
     return {
         a.user_id: (
             a.sport_key,
@@ -109,5 +100,11 @@ def from_scratch() -> dict:
             a.reason,
             a.event_ids,
         )
-        for a in load_engine().recommend(user_ids)
+        for a in _engine_now()
     }
+
+
+def _engine_now():
+    engine = load_engine()
+    user_ids = list(User.objects.values_list("id", flat=True))
+    return engine.recommend(user_ids, engine.ranking())

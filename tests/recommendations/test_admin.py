@@ -2,7 +2,7 @@
 
 import pytest
 
-from recommendations.services import rebuild_all
+from recommendations.rebuild import rebuild_all
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from recommendations.models import Recommendation
-from recommendations.services import rebuild_all
+from recommendations.models import RebuildRequest, Recommendation
+from recommendations.rebuild import rebuild_all
 from tests.factories import UserFactory
+from tests.kafka_pipeline import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,7 @@ def test_a_user_without_a_stored_answer_gets_one_computed_on_read(
     Recommendation.objects.filter(user=user).delete()
     body = api_client.get(f"/recommendation/{user.pk}").json()
     assert [e["id"] for e in body["events"]] == [golf.pk]
-    assert Recommendation.objects.filter(user=user).exists()  # stored for the next read
+    assert not Recommendation.objects.filter(user=user).exists()  # reads only read
 
 
 def test_cold_start_answers_are_shared_and_never_stored(api_client, make_event):
@@ -86,14 +87,22 @@ def test_an_event_that_ended_after_generation_is_not_shown_and_the_list_is_refil
     assert [e["id"] for e in body["events"]] == [e.pk for e in others]
 
 
-def test_generate_rebuilds_everyone_and_says_how_many(api_client, make_event):
-    UserFactory.create_batch(4)
-    make_event("Golf")
+@pytest.mark.django_db(transaction=True)
+def test_generate_answers_202_at_once_and_rebuilds_everyone_in_the_background(
+    api_client, make_event, bet
+):
+    users = UserFactory.create_batch(4)
+    golf = make_event("Golf")
+    bet(users[0], make_event("Golf"))
+    Recommendation.objects.all().delete()  # as if answers were lost: only a rebuild brings them
     response = api_client.post("/recommendation/generate")
-    assert response.status_code == 200
+    assert response.status_code == 202
     body = response.json()
     assert body["users"] == 4
-    assert body["seconds"] >= 0
+    assert body["state"] == "requested"
     assert body["engine"] == "frequency"
-    assert not Recommendation.objects.exists()  # no bets: all share the cold-start answer
-    assert api_client.post("/recommendation/generate/").status_code == 200
+    request = RebuildRequest.objects.get(pk=body["rebuild"])
+    wait_until(lambda: (request.refresh_from_db(), request.finished_at)[1], what="the rebuild")
+    assert Recommendation.objects.get(pk=users[0].pk).sport == "Golf"
+    assert [e.pk for e in Recommendation.objects.get(pk=users[0].pk).events.all()] == [golf.pk]
+    assert api_client.post("/recommendation/generate/").status_code == 202

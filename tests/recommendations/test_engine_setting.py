@@ -14,8 +14,8 @@ class NewestEventsEngine(RecommendationEngine):
 
     name = "newest"
 
-    def recommend(self, user_ids):
-        newest = sorted(self.ranking.events(None), reverse=True)[: self.per_user]
+    def recommend(self, user_ids, ranking):
+        newest = sorted(ranking.events(None), reverse=True)[: self.per_user]
         for user_id in user_ids:
             yield Answer(user_id=user_id, event_ids=newest, reason="Newest first.")
 

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 def answer(user, **kwargs):
-    return next(FrequencyEngine(**kwargs).recommend([user.pk]))
+    engine = FrequencyEngine(**kwargs)
+    return next(engine.recommend([user.pk], engine.ranking()))
 
 
 def test_favourite_sport_is_the_one_with_most_selections(user, make_event, bet):
@@ -115,7 +116,8 @@ def test_one_answer_per_user_in_one_call(make_event, bet):
     tennis = make_event("Tennis")
     bet(users[0], tennis)
     football = make_event("Football")
-    answers = list(FrequencyEngine(now=timezone.now()).recommend([u.pk for u in users]))
+    engine = FrequencyEngine(now=timezone.now())
+    answers = list(engine.recommend([u.pk for u in users], engine.ranking()))
     assert [a.user_id for a in answers] == [u.pk for u in users]
     assert answers[0].event_ids == []  # bet on the only tennis event
     assert answers[1].event_ids == answers[2].event_ids == [tennis.pk, football.pk]

@@ -1,15 +1,18 @@
-"""Signals keep every stored answer equal to a from-scratch rebuild, one refresh per commit."""
+"""The outbox keeps every stored answer equal to a from-scratch rebuild, one refresh per drain."""
 
 import random
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from ingest import services as ingest_services
 from ingest.models import Coupon, Event, Selection
-from recommendations import services
-from recommendations.models import Recommendation
+from recommendations import outbox, rebuild
+from recommendations.models import PendingRefresh, Recommendation
+from recommendations.outbox import refresh_pending
 from tests.recommendations.conftest import from_scratch, personal_answer_count, stored_answers
 from tests.recommendations.records import coupon_record, event_record, user_record
 
@@ -18,28 +21,25 @@ pytestmark = pytest.mark.django_db
 SPORTS = ["Football", "football", "FOOTBALL", "Tennis", "tennis", "Golf", "Basketball"]
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run a block as if its transaction committed: on_commit callbacks run after it."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
+@contextmanager
+def drained():
+    """Run a block of writes, then drain the outbox as a consumer or the API would."""
+    yield
+    refresh_pending()
 
 
 @pytest.fixture
-def refresh_calls(monkeypatch):
-    """Counts calls to the refresh and rebuild services while still calling through."""
-    calls = {"refresh": 0, "rebuild": 0}
-    refresh, rebuild = services.refresh_recommendations, services.rebuild_for_users
+def rebuild_calls(monkeypatch):
+    """Counts the answer rebuilds a drain runs, still calling through."""
+    calls = []
+    original = outbox.answers_rebuild
 
-    def counting_refresh(**kwargs):
-        calls["refresh"] += 1
-        return refresh(**kwargs)
+    def counting(user_ids, **kwargs):
+        user_ids = list(user_ids)
+        calls.append(len(user_ids))
+        return original(user_ids, **kwargs)
 
-    def counting_rebuild(**kwargs):
-        calls["rebuild"] += 1
-        return rebuild(**kwargs)
-
-    monkeypatch.setattr(services, "refresh_recommendations", counting_refresh)
-    monkeypatch.setattr(services, "rebuild_for_users", counting_rebuild)
+    monkeypatch.setattr(outbox, "answers_rebuild", counting)
     return calls
 
 
@@ -58,11 +58,11 @@ def _random_coupon(rng, user_ids, event_ids, **fields):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_batches_of_every_kind_leave_every_answer_as_a_full_rebuild_would(committed, seed):
+def test_batches_of_every_kind_leave_every_answer_as_a_full_rebuild_would(seed):
     rng = random.Random(seed)
     users = [user_record() for _ in range(25)]
     events = [_random_event(rng) for _ in range(30)]
-    with committed():
+    with drained():
         ingest_services.store_batch(users=users, events=events)
     assert stored_answers() == from_scratch()
     user_ids = [u["id"] for u in users]
@@ -79,18 +79,18 @@ def test_batches_of_every_kind_leave_every_answer_as_a_full_rebuild_would(commit
             again = rng.choice(coupon_ids)
             coupon = _random_coupon(rng, user_ids, event_ids, id=again)
             coupons.append(coupon | {"user_id": owners[again]})
-        with committed():
+        with drained():
             ingest_services.store_batch(users=new_users, events=new_events + moved, coupons=coupons)
         coupon_ids += [c["id"] for c in coupons]
         owners |= {c["id"]: c["user_id"] for c in coupons}
         assert stored_answers() == from_scratch()
 
 
-def test_records_posted_to_the_data_api_keep_every_answer_fresh(api_client, committed):
+def test_records_posted_to_the_data_api_keep_every_answer_fresh(api_client):
     rng = random.Random(7)
     user_ids, event_ids = [], []
     for step in range(30):
-        with committed():
+        if True:  # each request drains what it wrote before answering
             if step % 3 == 0 or not event_ids:
                 event = _random_event(rng)
                 body = {
@@ -120,33 +120,62 @@ def test_records_posted_to_the_data_api_keep_every_answer_fresh(api_client, comm
     assert personal_answer_count() == Coupon.objects.values("user").distinct().count()
 
 
-def test_a_consumed_batch_triggers_exactly_one_refresh(committed, refresh_calls):
+def test_a_consumed_batch_is_settled_by_one_drain(rebuild_calls):
     users = [user_record() for _ in range(50)]
     events = [event_record("Tennis" if i % 2 else "Golf") for i in range(1000)]
     coupons = [
         coupon_record(users[i % 50]["id"], [events[i]["id"], events[i + 1]["id"]])
         for i in range(0, 600, 2)
     ]
-    with committed():
-        ingest_services.store_batch(users=users, events=events, coupons=coupons)
-    assert refresh_calls == {"refresh": 1, "rebuild": 1}
+    ingest_services.store_batch(users=users, events=events, coupons=coupons)
+    owed = PendingRefresh.objects.count()
+    assert owed > 0
+    assert refresh_pending().handled == owed
+    assert rebuild_calls == [25]  # the users who bet: only they have personal answers
+    assert not PendingRefresh.objects.exists()
     assert stored_answers() == from_scratch()
 
 
-def test_a_replayed_batch_changes_nothing_and_refreshes_nothing(committed, refresh_calls):
-    users = [user_record()]
-    events = [event_record("Tennis")]
-    with committed():
-        ingest_services.store_batch(users=users, events=events)
-    with committed():
-        ingest_services.store_batch(users=users, events=events)
-    assert refresh_calls["refresh"] == 1
+def test_the_outbox_is_drained_exactly_once_and_a_replay_owes_nothing(rebuild_calls):
+    user, tennis = user_record(), event_record("Tennis")
+    coupon = coupon_record(user["id"], [tennis["id"]])
+    batch = {"users": [user], "events": [tennis], "coupons": [coupon]}
+    ingest_services.store_batch(**batch)
+    owed = PendingRefresh.objects.count()
+    assert owed > 0
+    assert refresh_pending().handled == owed
+    assert refresh_pending().handled == 0
+    ingest_services.store_batch(**batch)  # the same batch again, as after a crash
+    assert not PendingRefresh.objects.exists()
+    assert refresh_pending().handled == 0
+    assert len(rebuild_calls) == 1
+    assert stored_answers() == from_scratch()
 
 
-def test_only_users_concerned_are_rebuilt(committed, refresh_calls):
+def test_a_drain_that_fails_leaves_the_outbox_for_the_next_one(monkeypatch):
+    golfer, golf = user_record(), event_record("Golf")
+    with drained():
+        ingest_services.store_batch(users=[golfer], events=[golf])
+    ingest_services.store_batch(coupons=[coupon_record(golfer["id"], [golf["id"]])])
+    owed = PendingRefresh.objects.count()
+
+    def failing(*args, **kwargs):
+        raise OperationalError("the database is down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(outbox, "answers_rebuild", failing)
+        with pytest.raises(OperationalError):
+            refresh_pending()
+    assert PendingRefresh.objects.count() == owed
+    assert not Recommendation.objects.filter(pk=golfer["id"]).exists()
+    assert refresh_pending().handled == owed
+    assert Recommendation.objects.get(pk=golfer["id"]).sport == "Golf"
+
+
+def test_only_users_concerned_are_rebuilt():
     golfer, tennis_player = user_record(), user_record()
     golf, tennis = event_record("Golf"), event_record("Tennis")
-    with committed():
+    with drained():
         ingest_services.store_batch(
             users=[golfer, tennis_player],
             events=[golf, tennis],
@@ -156,59 +185,59 @@ def test_only_users_concerned_are_rebuilt(committed, refresh_calls):
             ],
         )
     before = Recommendation.objects.get(pk=tennis_player["id"]).generated_at
-    with committed():
+    with drained():
         ingest_services.store_batch(events=[event_record("golf")])
     assert Recommendation.objects.get(pk=tennis_player["id"]).generated_at == before
     assert stored_answers() == from_scratch()
 
 
-def test_single_saves_and_deletes_as_in_the_admin_keep_answers_fresh(committed):
+def test_single_saves_and_deletes_as_in_the_admin_keep_answers_fresh():
     user = user_record()
     events = [event_record(sport) for sport in ["Golf", "Golf", "Tennis", "Tennis", "Tennis"]]
-    with committed():
+    with drained():
         ingest_services.store_batch(
             users=[user, user_record()],
             events=events,
             coupons=[coupon_record(user["id"], [events[0]["id"]])],
         )
     assert stored_answers() == from_scratch()
-    with committed():  # an event moves to another sport
+    with drained():  # an event moves to another sport
         event = Event.objects.get(pk=events[2]["id"])
         event.sport = "Golf"
         event.save()
     assert stored_answers() == from_scratch()
-    with committed():  # an event ends early
+    with drained():  # an event ends early
         event = Event.objects.get(pk=events[1]["id"])
         event.begin_timestamp = timezone.now() - timedelta(hours=3)
         event.end_timestamp = timezone.now() - timedelta(hours=1)
         event.save()
     assert stored_answers() == from_scratch()
-    with committed():  # a selection is added by hand
+    with drained():  # a selection is added by hand
         Selection.objects.create(
             coupon=Coupon.objects.get(user_id=user["id"]), event_id=events[3]["id"], odds=2
         )
     assert stored_answers() == from_scratch()
-    with committed():  # and the coupon is deleted
+    with drained():  # and the coupon is deleted
         Coupon.objects.filter(user_id=user["id"]).delete()
     assert stored_answers() == from_scratch()
-    with committed():  # an event is deleted
+    with drained():  # an event is deleted
         Event.objects.filter(pk=events[4]["id"]).delete()
     assert stored_answers() == from_scratch()
 
 
-def test_a_batch_committed_during_a_full_rebuild_is_not_overwritten(committed, monkeypatch):
+def test_a_batch_committed_during_a_full_rebuild_is_not_overwritten(monkeypatch):
     users = [user_record() for _ in range(12)]
     events = [event_record("Tennis", begins_in=timedelta(hours=h + 1)) for h in range(6)]
-    with committed():
+    with drained():
         ingest_services.store_batch(
             users=users, events=events, coupons=[coupon_record(users[0]["id"], [events[0]["id"]])]
         )
-    monkeypatch.setattr(services, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(rebuild, "CHUNK_SIZE", 3)
     last = events[-1]["id"]
 
     def bets_arrive_after_the_first_chunk(done):
         if done == 3 and not Coupon.objects.filter(selections__event_id=last).exists():
-            with committed():  # the last event becomes the most popular
+            with drained():  # the last event becomes the most popular
                 ingest_services.store_batch(
                     coupons=[
                         coupon_record(users[-1]["id"], [last]),
@@ -216,44 +245,23 @@ def test_a_batch_committed_during_a_full_rebuild_is_not_overwritten(committed, m
                     ]
                 )
 
-    services.rebuild_all(on_progress=bets_arrive_after_the_first_chunk)
+    rebuild.rebuild_all(on_progress=bets_arrive_after_the_first_chunk)
     assert stored_answers() == from_scratch()
     assert stored_answers()[users[5]["id"]][-1][0] == last
 
 
-def test_a_coupon_resent_for_another_user_refreshes_its_previous_owner(committed):
+def test_a_coupon_resent_for_another_user_refreshes_its_previous_owner():
     first, second = user_record(), user_record()
     golf, tennis = event_record("Golf"), event_record("Tennis")
     coupon = coupon_record(first["id"], [golf["id"]])
-    with committed():
+    with drained():
         ingest_services.store_batch(
             users=[first, second],
             events=[golf, tennis],
             coupons=[coupon, coupon_record(second["id"], [tennis["id"]])],
         )
     assert Recommendation.objects.get(pk=first["id"]).sport == "Golf"
-    with committed():  # the source corrects the coupon's owner, as a consumer would store it
+    with drained():  # the source corrects the coupon's owner, as a consumer would store it
         ingest_services.store_batch(coupons=[{**coupon, "user_id": second["id"]}])
     assert not Recommendation.objects.filter(pk=first["id"]).exists()  # no bets left: shared
     assert stored_answers() == from_scratch()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failing_refresh_outside_a_transaction_is_kept_for_later_not_retried_in_a_loop(
-    monkeypatch,
-):
-    from django.db import OperationalError
-
-    from recommendations import signals
-
-    calls = []
-
-    def failing_refresh(**kwargs):
-        calls.append(kwargs)
-        raise OperationalError("the database is down")
-
-    monkeypatch.setattr(services, "refresh_recommendations", failing_refresh)
-    signals._record(users=[1])  # autocommit: on_commit runs at once
-    assert len(calls) == 1
-    assert 1 in signals._pending().users
-    signals._local.changes = None

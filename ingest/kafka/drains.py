@@ -1,0 +1,55 @@
+"""Draining outboxes after the consumer's commits (SPEC §7): a visible step of the loop.
+
+Work owed after a batch's commit (recommendation refreshes) is written in
+the batch's own transaction by its owner; the consumer only drains it, by
+the dotted paths in `CONSUMER_OUTBOX_DRAINS`, so ingest never imports what
+reads its data. Offsets do not wait for a drain: what it owes is already
+durable. While messages flow in full batches, drains are coalesced (one
+every `CONSUMER_DRAIN_INTERVAL` seconds); as soon as the flow pauses, the
+next drain runs at once.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils.module_loading import import_string
+
+from ingest.kafka.backoff import DATABASE_UNAVAILABLE, drop_database_connections
+
+logger = logging.getLogger("ingest.kafka.consumer")
+
+
+class OutboxDrains:
+    """Runs the configured drains when due; a failed drain waits for the next turn."""
+
+    def __init__(
+        self, drains: list[Callable[[], object]] | None = None, interval: float | None = None
+    ):
+        if drains is None:
+            drains = [import_string(path) for path in settings.CONSUMER_OUTBOX_DRAINS]
+        self.drains = drains
+        self.interval = settings.CONSUMER_DRAIN_INTERVAL if interval is None else interval
+        self.last_run = float("-inf")
+        self.seconds = 0.0  # time spent draining, for the progress line
+
+    def after_batch(self, *, flow_paused: bool) -> None:
+        """After a batch's commit: drain now if the flow paused or the interval has passed."""
+        if flow_paused or time.monotonic() - self.last_run >= self.interval:
+            self.run()
+
+    def run(self) -> None:
+        """Drain every outbox now (at start, after batches, when idle)."""
+        started = time.monotonic()
+        self.last_run = started
+        for drain in self.drains:
+            try:
+                drain()
+            except DATABASE_UNAVAILABLE as error:
+                logger.warning("outbox not drained, the database is unavailable: %s", error)
+                drop_database_connections()
+            except DatabaseError as error:  # e.g. a lock timeout: the rows wait for next time
+                logger.warning("outbox not drained this time: %s", error)
+        self.seconds += time.monotonic() - started

@@ -1,0 +1,127 @@
+"""The refresh outbox (SPEC §7): what committed changes owe the stored answers, and its drain.
+
+    ingest write ──same transaction──▶ PendingRefresh rows
+                                            │
+        refresh_pending() ◀─────────────────┘  (consumer after a batch, API after a write)
+          one transaction: read every pending row, rebuild the users they
+          affect, write answers and snapshot, delete the rows it handled
+
+A process killed anywhere leaves either the rows (the next drain does the
+work) or the answers and no rows (the work is done): never a stale answer
+for good. Drains coalesce: everything pending is handled in one go, so a
+burst of writes costs one refresh.
+"""
+
+import contextvars
+import logging
+import time
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from betreco.crashpoints import crash_point
+from ingest.models import User
+from recommendations.answers import answers_rebuild
+from recommendations.engines.base import Changes, load_engine
+from recommendations.lock import one_writer_at_a_time
+from recommendations.models import PendingRefresh, RankingSnapshot
+from recommendations.ranking import Ranking, chunks
+from recommendations.snapshot import ended_events, snapshot_write
+from recommendations.sql import db_datetime, execute_many, insert_sql
+
+logger = logging.getLogger(__name__)
+
+Scope = PendingRefresh.Scope
+
+# Set when this request or task added rows, so a write request drains before it answers.
+enqueued = contextvars.ContextVar("betreco_refresh_enqueued", default=False)
+
+
+def outbox_add(*, users=(), events=(), popular=()) -> None:
+    """Record what a change owes, in the caller's transaction (one INSERT for all of it)."""
+    created_at = db_datetime(timezone.now())
+    rows = [
+        (scope, ref_id, created_at)
+        for scope, ids in ((Scope.USER, users), (Scope.EVENT, events), (Scope.POPULARITY, popular))
+        for ref_id in set(ids)
+    ]
+    if rows:
+        execute_many(insert_sql(PendingRefresh, ["scope", "ref_id", "created_at"]), rows)
+        enqueued.set(True)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What one drain did: outbox rows handled, answers rebuilt, how long the oldest row waited."""
+
+    handled: int = 0
+    users: int = 0
+    oldest_wait: float = 0.0
+    seconds: float = 0.0
+
+
+def refresh_pending(*, rebuilds: bool = True) -> RefreshResult:
+    """Settle everything the outbox holds; with `rebuilds`, run requested full rebuilds first.
+
+    Cheap when there is nothing to do (two indexed reads, no write lock),
+    so callers may call it as often as they like.
+    """
+    if rebuilds:
+        from recommendations.rebuild import run_requested_rebuilds
+
+        run_requested_rebuilds()
+    now = timezone.now()
+    if not PendingRefresh.objects.exists() and not _ended_in_snapshot(now):
+        return RefreshResult()
+    result = _refresh(now)
+    crash_point("after-refresh")
+    return result
+
+
+def _ended_in_snapshot(now) -> bool:
+    return RankingSnapshot.objects.filter(end_timestamp__lte=now).exists()
+
+
+@transaction.atomic
+def _refresh(now) -> RefreshResult:
+    started = time.perf_counter()
+    one_writer_at_a_time()
+    pending = list(PendingRefresh.objects.values_list("id", "scope", "ref_id", "created_at"))
+    changes = Changes()
+    by_scope = {
+        Scope.USER: changes.users,
+        Scope.EVENT: changes.events,
+        Scope.POPULARITY: changes.popular,
+    }
+    for _, scope, ref_id, _ in pending:
+        by_scope[scope].add(ref_id)
+    engine = load_engine(now=now)
+    previous = Ranking.snapshot(now, include_ended=True)
+    touched = changes.events | changes.popular | set(ended_events(now))
+    current = previous.updated(touched, now)
+    affected = engine.affected_users(changes, previous=previous, current=current)
+    if affected is None:
+        affected = User.objects.values_list("id", flat=True)
+    users = answers_rebuild(affected, engine=engine, ranking=current)
+    snapshot_write(
+        rows={pk: row for pk, row in current.overrides.items() if row is not None},
+        gone=[pk for pk, row in current.overrides.items() if row is None],
+    )
+    for chunk in chunks(row[0] for row in pending):
+        PendingRefresh.objects.filter(id__in=chunk).delete()
+    crash_point("refresh-written")
+    oldest = min((row[3] for row in pending), default=now)
+    result = RefreshResult(
+        handled=len(pending),
+        users=users,
+        oldest_wait=max((timezone.now() - oldest).total_seconds(), 0.0),
+        seconds=time.perf_counter() - started,
+    )
+    logger.debug("refreshed: %s", result)
+    return result
+
+
+def refresh_owed(*, user_id: int) -> bool:
+    """Whether a change of this user's bets waits in the outbox."""
+    return PendingRefresh.objects.filter(scope=Scope.USER, ref_id=user_id).exists()

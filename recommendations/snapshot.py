@@ -1,0 +1,39 @@
+"""`RankingSnapshot`: the ranking the stored answers were made from, kept equal to it.
+
+Written in the same transaction as the answers made from it, and only the
+rows that differ, so a refresh touching one event writes one row.
+"""
+
+from collections.abc import Iterable
+
+from recommendations.models import RankingSnapshot
+from recommendations.ranking import Row, chunks
+from recommendations.sql import db_datetime, execute_many, upsert_sql
+
+COLUMNS = ["event_id", "sport_key", "begin_timestamp", "end_timestamp", "popularity"]
+
+
+def snapshot_write(*, rows: dict[int, Row], gone: Iterable[int] = ()) -> None:
+    """Upsert these rows and delete the events that left the ranking."""
+    for chunk in chunks(gone):
+        RankingSnapshot.objects.filter(event_id__in=chunk).delete()
+    execute_many(
+        upsert_sql(RankingSnapshot, COLUMNS),
+        [
+            (pk, sport_key, db_datetime(begin), db_datetime(end), popularity)
+            for pk, (sport_key, begin, end, popularity) in rows.items()
+        ],
+    )
+
+
+def snapshot_replace(*, previous: dict[int, Row], current: dict[int, Row]) -> None:
+    """Make the snapshot equal `current`, writing only rows that differ from `previous`."""
+    changed = {pk: row for pk, row in current.items() if previous.get(pk) != row}
+    snapshot_write(rows=changed, gone=[pk for pk in previous if pk not in current])
+
+
+def ended_events(now) -> list[int]:
+    """Events in the snapshot that have ended since: they leave lists without any write."""
+    return list(
+        RankingSnapshot.objects.filter(end_timestamp__lte=now).values_list("event_id", flat=True)
+    )
