@@ -223,6 +223,11 @@ TOPICS = env.list("TOPICS", default=[])
 BETRECO_NODE_ID = env.int("BETRECO_NODE_ID", default=-1)
 
 RECOMMENDATIONS_PER_USER = env.int("RECOMMENDATIONS_PER_USER", default=3)
+# A full rebuild renews its lease after every chunk of users; one whose
+# process died is taken over by the next drain once the lease runs out.
+RECOMMENDATION_REBUILD_LEASE_SECONDS = env.float(
+    "RECOMMENDATION_REBUILD_LEASE_SECONDS", default=30.0
+)
 RECOMMENDATION_ENGINE = env.str(
     "RECOMMENDATION_ENGINE",
     default="recommendations.engines.frequency.FrequencyEngine",

@@ -4,6 +4,7 @@ import logging
 
 from django.db import DatabaseError
 
+from betreco.crashpoints import crash_point
 from recommendations.outbox import enqueued, refresh_pending
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class RefreshAfterWriteMiddleware:
         try:
             response = self.get_response(request)
             if enqueued.get():
+                crash_point("write-committed")
                 try:
                     refresh_pending(rebuilds=False)
                 except DatabaseError as error:

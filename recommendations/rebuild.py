@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -34,7 +35,9 @@ from recommendations.snapshot import snapshot_replace
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=30)
+
+def _lease_end():
+    return timezone.now() + timedelta(seconds=settings.RECOMMENDATION_REBUILD_LEASE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def _claim() -> list[int] | None:
             return None
         RebuildRequest.objects.filter(id__in=ids).update(
             started_at=now,
-            lease_until=now + LEASE,
+            lease_until=_lease_end(),
             owner=f"{socket.gethostname()}:{os.getpid()}",
             users_done=0,
             users_total=User.objects.count(),
@@ -114,9 +117,7 @@ def _rebuild(request_ids: list[int], on_progress) -> RebuildResult:
         with transaction.atomic():
             one_writer_at_a_time()
             done += answers_rebuild_chunk(chunk, engine=engine, ranking=ranking)
-            requests.update(
-                users_done=F("users_done") + len(chunk), lease_until=timezone.now() + LEASE
-            )
+            requests.update(users_done=F("users_done") + len(chunk), lease_until=_lease_end())
         crash_point("rebuild-chunk")
         if on_progress:
             on_progress(len(chunk))

@@ -104,6 +104,7 @@ class ConsumerLoop:
         self.consumer: Consumer | None = None
         self.producer = None
         self.drains = OutboxDrains()
+        self.started = time.monotonic()
 
     def stop(self, *_args) -> None:
         if not self.stopping:
@@ -346,7 +347,12 @@ class ConsumerLoop:
         if self.producer is not None:
             self.producer.flush(DEAD_LETTER_TIMEOUT)
         drop_database_connections()
-        logger.info("consumer closed after %d messages", self.consumed)
+        logger.info(
+            "consumer closed after %d messages in %.1f s, %.1f s of it draining outboxes",
+            self.consumed,
+            time.monotonic() - self.started,
+            self.drains.seconds,
+        )
 
 
 def _describe(partitions) -> str:
