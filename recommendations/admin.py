@@ -13,7 +13,22 @@ from django.utils.html import format_html, format_html_join
 from ingest import admin as ingest_admin
 from ingest.models import User
 from recommendations import selectors
-from recommendations.models import Recommendation, RecommendedEvent
+from recommendations.models import (
+    PendingRefresh,
+    RebuildRequest,
+    Recommendation,
+    RecommendedEvent,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the service writes and derives itself: read only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class RecommendedEventInline(admin.TabularInline):
@@ -44,7 +59,7 @@ class RecommendedEventInline(admin.TabularInline):
 
 
 @admin.register(Recommendation)
-class RecommendationAdmin(admin.ModelAdmin):
+class RecommendationAdmin(ReadOnlyAdmin):
     """Stored answers are derived data: read them here, rebuild them with the command."""
 
     list_display = ["user", "sport", "reason", "event_count", "engine", "generated_at"]
@@ -66,11 +81,29 @@ class RecommendationAdmin(admin.ModelAdmin):
         "generated_at",
     ]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+@admin.register(PendingRefresh)
+class PendingRefreshAdmin(ReadOnlyAdmin):
+    """The outbox: what committed changes still owe the stored answers (empty when all is fresh)."""
+
+    list_display = ["id", "scope", "ref_id", "created_at"]
+    list_filter = ["scope"]
+    show_full_result_count = False
+
+
+@admin.register(RebuildRequest)
+class RebuildRequestAdmin(ReadOnlyAdmin):
+    """Full rebuilds, requested and run, with their progress."""
+
+    list_display = [
+        "id",
+        "requested_at",
+        "started_at",
+        "users_done",
+        "users_total",
+        "finished_at",
+        "owner",
+    ]
 
 
 def _current(user):

@@ -135,6 +135,41 @@ def record_dead_letters(failures: Iterable[Failure], *, published: bool = True) 
     )
 
 
+@dataclass(frozen=True)
+class DeadLetterMessage:
+    """One message for a dead-letter topic, and the line that logs it."""
+
+    topic: str  # the original topic
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    description: str
+
+
+def _produce_and_wait(producer: Producer, messages: list[DeadLetterMessage], timeout: float):
+    """Produce to each message's dead-letter topic; raise KafkaException unless all were acked."""
+    errors = []
+
+    def delivered(error, _message):
+        if error is not None:
+            errors.append(error)
+
+    for message in messages:
+        producer.produce(
+            dead_letter_topic(message.topic),
+            key=message.key,
+            value=message.value,
+            headers=message.headers,
+            on_delivery=delivered,
+        )
+        logger.warning("dead-lettered %s", message.description)
+    left = producer.flush(timeout)
+    if left or errors:
+        raise KafkaException(
+            errors[0] if errors else f"{left} dead letters not acknowledged within {timeout}s"
+        )
+
+
 def publish_unpublished(producer: Producer, *, timeout: float) -> int:
     """Publish dead letters written unpublished, then mark them; returns how many.
 
@@ -142,31 +177,21 @@ def publish_unpublished(producer: Producer, *, timeout: float) -> int:
     mark publishes them again on the next call.
     """
     rows = list(DeadLetter.objects.filter(published_at__isnull=True).order_by("id")[:1000])
-    if not rows:
-        return 0
-    errors = []
-
-    def delivered(error, _message):
-        if error is not None:
-            errors.append(error)
-
-    for row in rows:
-        producer.produce(
-            dead_letter_topic(row.topic),
+    messages = [
+        DeadLetterMessage(
+            topic=row.topic,
             key=row.key.encode() or None,
             value=row.value.encode(),
             headers=[(name, value.encode()) for name, value in row.headers],
-            on_delivery=delivered,
+            description=f"{row.topic}[{row.partition}]@{row.offset}: {row.reason}",
         )
-        logger.warning(
-            "dead-lettered %s[%s]@%s: %s", row.topic, row.partition, row.offset, row.reason
+        for row in rows
+    ]
+    if messages:
+        _produce_and_wait(producer, messages, timeout)
+        DeadLetter.objects.filter(id__in=[row.id for row in rows]).update(
+            published_at=timezone.now()
         )
-    left = producer.flush(timeout)
-    if left or errors:
-        raise KafkaException(
-            errors[0] if errors else f"{left} dead letters not acknowledged within {timeout}s"
-        )
-    DeadLetter.objects.filter(id__in=[row.id for row in rows]).update(published_at=timezone.now())
     return len(rows)
 
 
@@ -176,35 +201,18 @@ def publish_dead_letters(producer: Producer, failures: list[Failure], *, timeout
     Raises KafkaException when the broker did not take all of them in time,
     so the caller does not commit the offsets of what it could not park.
     """
-    if not failures:
-        return
-    errors = []
-
-    def delivered(error, _message):
-        if error is not None:
-            errors.append(error)
-
-    for failure in failures:
-        producer.produce(
-            dead_letter_topic(failure.topic),
-            key=failure.key,
-            value=failure.value,
-            headers=failure.dead_letter_headers(),
-            on_delivery=delivered,
+    messages = [
+        DeadLetterMessage(
+            topic=f.topic,
+            key=f.key,
+            value=f.value,
+            headers=f.dead_letter_headers(),
+            description=f"{f.topic}[{f.partition}]@{f.offset} ({f.error_kind}): {f.error}",
         )
-        logger.warning(
-            "dead-lettered %s[%s]@%s (%s): %s",
-            failure.topic,
-            failure.partition,
-            failure.offset,
-            failure.error_kind,
-            failure.error,
-        )
-    left = producer.flush(timeout)
-    if left or errors:
-        raise KafkaException(
-            errors[0] if errors else f"{left} dead letters not acknowledged within {timeout}s"
-        )
+        for f in failures
+    ]
+    if messages:
+        _produce_and_wait(producer, messages, timeout)
 
 
 def dead_letter_producer(bootstrap_servers: str | None = None) -> Producer:
