@@ -1,29 +1,55 @@
-"""Benchmark: HTTP -> Kafka -> consumers -> SQLite (prints figures and ratios; asserts nothing).
+"""Benchmark: HTTP -> Kafka -> consumers -> SQLite, and the data API (figures; no asserts).
 
 Each run starts from nothing: a fresh temporary SQLite file (DATABASE_URL),
 the embedded broker on a free port, topics under a prefix of the run's own,
 `migrate`, the producer role under gunicorn and the consumers, both as
 `make run` starts them (on SQLite: one `consume_topic users events coupons`
-process, betreco.stack.consumer_processes). Then it measures:
+process, betreco.stack.consumer_processes). Then it measures, by phase
+(--phases, all by default, always in this order):
 
-1. end to end: 10,000 users, events and coupons (coupons on those users and
-   events, made by generate_dummy's generator) POSTed as JSON arrays of 500
-   to the producer, until all 30,000 rows are in SQLite: records/s from the
-   first send to the last row stored, and the producer side alone;
-2. the seed's table: 100 users, 100 events, 100 coupons, one record per
+1. e2e, end to end: 10,000 users, events and coupons (coupons on those users
+   and events, made by generate_dummy's generator) POSTed as JSON arrays of
+   500 to the producer, until all 30,000 rows are in SQLite: records/s from
+   the first send to the last row stored, and the producer side alone.
+   Meanwhile a sampler thread reads the run's SQLite file (a read-only
+   connection; WAL) every 50 ms for the age of the oldest refresh the
+   recommendations still owe, now - MIN(created_at) of the outbox
+   recommendations_pendingrefresh (0 when empty), from the first send until
+   every row is stored and the outbox is empty: its p50, p99 and max are the
+   recommendation staleness. The consumers are then stopped (SIGTERM, and
+   waited for); each logs "consumer closed after N messages in T s, D s of
+   it draining outboxes", and D / T is the refresh share of consumer time
+   (T is the consumer's whole life: it starts before the producer and waits
+   to be assigned its partitions before the first send);
+2. seed, the seed's table: 100 users, 100 events, 100 coupons, one record per
    request from 32 threads on keep-alive connections: seconds until every
-   request answered 202, and until every row is stored;
-3. the single-record producer endpoint: requests/s and p50/p99 latency over
-   5,000 single-record POSTs from several client processes x threads
-   (consumers stopped), for each gunicorn workers x threads in --configs;
-4. raw references on the same broker and the same kind of file: the same
-   messages (keys, values, headers) produced and consumed with
+   request answered 202, and until every row is stored (consumers started
+   again for it, once assigned their partitions);
+3. refs, raw references on the same broker and the same kind of file (needs
+   e2e): the same messages (keys, values, headers) produced and consumed with
    confluent-kafka alone, and the same rows inserted with one SQLite
-   executemany per table (same schema, WAL); the pipeline as a fraction.
+   executemany per table (same schema, WAL); the pipeline as a fraction;
+4. data-api, the synchronous data API: the API role under gunicorn as
+   `make run` starts it (BETRECO_ROLE=api, the same config and workers x
+   threads), consumers and producer stopped, on the database the earlier
+   phases left (after e2e: 10,000 of each). 100 fresh users and 100 fresh
+   events are created through it (POST /users, /events, one record per
+   request from 32 threads on keep-alive connections), then (a) 100 coupons
+   POSTed at once from those 32 threads: seconds from the first send until
+   all answered 201; (b) 1,000 coupons POSTed one after another on one
+   keep-alive connection: total seconds. Each write answers only after its
+   transaction and the refresh it owes (the middleware drains the outbox),
+   so this is the synchronous write path. Every answer must be 201. Shown
+   beside the seed's figures (0.68-0.89 s and 5.5 s);
+5. single, the single-record producer endpoint: requests/s and p50/p99
+   latency over 5,000 single-record POSTs from several client processes x
+   threads (consumers stopped), for each gunicorn workers x threads in
+   --configs.
 
 Everything started is stopped at the end; all traffic stays on 127.0.0.1.
 
-Usage: python bench/pipeline.py [--runs 3] [--scale 0.1] [--configs 4x8,2x4]
+Usage: python bench/pipeline.py [--runs 3] [--scale 0.1] [--phases e2e,data-api]
+       [--configs 4x8,2x4]
 """
 
 import argparse
@@ -31,6 +57,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -45,6 +72,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,6 +90,20 @@ MAKE_RUN_CONFIG = f"{2 * (os.cpu_count() or 1)}x8"
 TARGET_E2E = 5000  # records/s end to end
 TARGET_SINGLE = 1000  # single-record requests/s
 TARGET_SEED_S = 0.2  # seconds for the seed's 100 records of a kind
+TARGET_STALENESS_P99_S = 2.0  # age of the oldest owed refresh, p99 over the e2e phase
+TARGET_API_CONCURRENT_S = 0.5  # 100 concurrent POST /coupons to the data API, all 201
+TARGET_API_SEQUENTIAL_S = 3.0  # 1,000 sequential POST /coupons on one connection
+SEED_API_CONCURRENT_S = (0.68, 0.89)  # the seed's figures for the same two measurements
+SEED_API_SEQUENTIAL_S = 5.5
+API_CONCURRENT = 100
+API_SEQUENTIAL = 1000
+SAMPLE_INTERVAL_S = 0.05  # the staleness sampler's period
+REFRESHED_DEADLINE_S = 60.0  # after the last row is stored, wait this long for an empty outbox
+ASSIGNED_TIMEOUT_S = 60.0
+PHASES = ("e2e", "seed", "refs", "data-api", "single")
+CLOSED_LINE = re.compile(
+    r"consumer closed after (\d+) messages in ([\d.]+) s, ([\d.]+) s of it draining outboxes"
+)
 STORE_DEADLINE_S = 600.0
 STOP_TIMEOUT_S = 20.0
 # --production: DEBUG=0 settings, writes with a token (authenticated writes are not throttled).

@@ -1,0 +1,55 @@
+"""The consumer's outbox drains: at once when the flow pauses, coalesced while it is high."""
+
+import logging
+
+from django.db import OperationalError
+
+from ingest.kafka.drains import OutboxDrains
+
+
+class Drain:
+    def __init__(self, fail_times=0):
+        self.calls, self.fail_times = 0, fail_times
+
+    def __call__(self):
+        self.calls += 1
+        if self.calls <= self.fail_times:
+            raise OperationalError("the database is down")
+
+
+def test_a_drain_runs_after_every_batch_once_the_flow_pauses():
+    drain = Drain()
+    drains = OutboxDrains([drain], interval=3600)
+    drains.run()  # at start
+    for _ in range(3):
+        drains.after_batch(flow_paused=True)
+    assert drain.calls == 4
+
+
+def test_full_batches_are_coalesced_into_one_drain_per_interval():
+    drain = Drain()
+    drains = OutboxDrains([drain], interval=3600)
+    drains.run()
+    for _ in range(10):
+        drains.after_batch(flow_paused=False)
+    assert drain.calls == 1
+    drains.after_batch(flow_paused=True)
+    assert drain.calls == 2
+
+
+def test_full_batches_still_drain_once_the_interval_has_passed():
+    drain = Drain()
+    drains = OutboxDrains([drain], interval=0)
+    drains.after_batch(flow_paused=False)
+    drains.after_batch(flow_paused=False)
+    assert drain.calls == 2
+
+
+def test_a_drain_that_fails_is_logged_and_tried_again_next_turn(caplog):
+    drain = Drain(fail_times=1)
+    drains = OutboxDrains([drain], interval=3600)
+    with caplog.at_level(logging.WARNING):
+        drains.run()
+    assert "outbox not drained, the database is unavailable" in caplog.text
+    drains.after_batch(flow_paused=True)
+    assert drain.calls == 2
