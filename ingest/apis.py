@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from betreco.routing import MAX_ID
 from ingest import selectors, services
 from ingest.kafka.producer import broker_status
-from ingest.models import Coupon, Event, User
+from ingest.models import Event, User
 from ingest.serializers import CouponOutput, EventOutput, UserOutput
 from ingest.validation import CouponInput, EventInput, UserInput
 
@@ -101,9 +101,11 @@ class CouponListCreateApi(ListAPIView):
     )
     def post(self, request):
         record = _validated(CouponInput, request.data)
-        _require_references(record)
-        code = _created_or_updated(Coupon, record["id"])
-        services.coupons_store(records=[record])
+        try:
+            created = services.coupon_put(record=record)
+        except services.MissingReferences as refused:
+            raise serializers.ValidationError(refused.errors) from None
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(
             CouponOutput(selectors.coupon_get(coupon_id=record["id"])).data, status=code
         )
@@ -166,13 +168,6 @@ def _validated(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
-
-
-def _require_references(record: dict) -> None:
-    """The synchronous API refuses a coupon whose user or events are unknown."""
-    errors = services.reference_errors([record]).get(record["id"])
-    if errors:
-        raise serializers.ValidationError(errors)
 
 
 def _int_param(request, name: str) -> int | None:

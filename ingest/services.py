@@ -241,6 +241,30 @@ def _store_coupons(records: list[dict]) -> list[int]:
     return changed_ids
 
 
+class MissingReferences(Exception):
+    """A coupon whose user or events are not stored, refused rather than parked."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors  # by field, as `reference_errors` words them
+
+
+@transaction.atomic
+def coupon_put(*, record: dict) -> bool:
+    """Store one coupon whose user and events must already exist; True when it is new.
+
+    The data API's path: a coupon with a missing reference raises
+    `MissingReferences` (a 400 naming the field) instead of waiting parked.
+    """
+    errors = reference_errors([record]).get(record["id"])
+    if errors:
+        raise MissingReferences(errors)
+    existed = Coupon.objects.filter(pk=record["id"]).exists()
+    _store_coupons([record])
+    ParkedCoupon.objects.filter(coupon_id=record["id"]).delete()  # a parked older version
+    return not existed
+
+
 def _park(records: list[dict], missing: dict, source: str | Mapping[int, str]) -> None:
     ids = [r["id"] for r in records]
     encoded = {r["id"]: json.loads(json.dumps(r, cls=DjangoJSONEncoder)) for r in records}

@@ -1,22 +1,18 @@
-"""A write request settles the recommendations it made stale before it answers (SPEC §7)."""
+"""A write request has the recommendations it made stale refreshed after its commit (SPEC §7)."""
 
-import logging
-
-from django.db import DatabaseError
+from django.db import transaction
 
 from betreco.crashpoints import crash_point
-from recommendations.outbox import enqueued, refresh_pending
-
-logger = logging.getLogger(__name__)
+from recommendations.drainer import drainer
+from recommendations.outbox import enqueued
 
 
 class RefreshAfterWriteMiddleware:
-    """After a request whose committed writes added outbox rows, drain the outbox.
+    """After a request whose writes added outbox rows, wake this process's drainer.
 
-    Runs after the view, so after its transaction committed: a client that
-    reads its recommendation after the response sees the change. If the
-    drain fails, the rows stay in the outbox for the next drain (a
-    consumer, the next write), and the response is unaffected.
+    Runs after the view, once its transaction committed, and does not wait
+    for the drain (`recommendations.drainer`). Inside a transaction that
+    is still open (a test's), the wake waits for its commit.
     """
 
     def __init__(self, get_response):
@@ -28,10 +24,7 @@ class RefreshAfterWriteMiddleware:
             response = self.get_response(request)
             if enqueued.get():
                 crash_point("write-committed")
-                try:
-                    refresh_pending(rebuilds=False)
-                except DatabaseError as error:
-                    logger.warning("refresh left in the outbox for the next drain: %s", error)
+                transaction.on_commit(drainer.wake)
             return response
         finally:
             enqueued.reset(token)

@@ -19,7 +19,7 @@ from ingest import services as ingest_services
 from recommendations.models import PendingRefresh, Recommendation
 from recommendations.outbox import refresh_pending
 from recommendations.rebuild import rebuild_request
-from tests.kafka_pipeline import PROJECT_DIR, coupon, database_url, event, user
+from tests.kafka_pipeline import PROJECT_DIR, coupon, database_url, event, user, wait_until
 from tests.recommendations.conftest import from_scratch, stored_answers
 from tests.recommendations.records import coupon_record, event_record, user_record
 
@@ -115,7 +115,7 @@ def test_a_write_whose_process_died_after_its_commit_is_settled_by_the_next_writ
         "end_timestamp": tennis["end_timestamp"].isoformat(),
     }
     assert api_client.post("/events", payload, format="json").status_code == 201
-    assert not PendingRefresh.objects.exists()
+    wait_until(lambda: not PendingRefresh.objects.exists(), what="the server's drain")
     assert Recommendation.objects.get(pk=fan["id"]).sport == "Golf"
     assert stored_answers() == from_scratch()
 
