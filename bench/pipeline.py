@@ -37,10 +37,11 @@ process, betreco.stack.consumer_processes). Then it measures, by phase
    request from 32 threads on keep-alive connections), then (a) 100 coupons
    POSTed at once from those 32 threads: seconds from the first send until
    all answered 201; (b) 1,000 coupons POSTed one after another on one
-   keep-alive connection: total seconds. Each write answers only after its
-   transaction and the refresh it owes (the middleware drains the outbox),
-   so this is the synchronous write path. Every answer must be 201. Shown
-   beside the seed's figures (0.68-0.89 s and 5.5 s);
+   keep-alive connection: total seconds. Every answer must be 201. Shown
+   beside the seed's figures (0.68-0.89 s and 5.5 s). The refreshes these
+   writes owe are settled by the API process (RefreshAfterWriteMiddleware:
+   in the request, or by a drainer thread it wakes), so the outbox sampler
+   runs over the coupons too: the staleness they leave, until it is empty;
 5. single, the single-record producer endpoint: requests/s and p50/p99
    latency over 5,000 single-record POSTs from several client processes x
    threads (consumers stopped), for each gunicorn workers x threads in
@@ -121,14 +122,19 @@ HEADERS = {"Content-Type": "application/json"}  # plus Authorization with --prod
 # --- records -------------------------------------------------------------------------------
 
 
-def make_records(count: int, *, seed: int, id_base: int) -> dict[str, list[dict]]:
-    """`count` users, events and coupons in the seed's format (generate_dummy), ids from id_base.
+def make_records(
+    count: int, *, seed: int, id_base: int, coupons: int | None = None
+) -> dict[str, list[dict]]:
+    """`count` users, events and coupons (or `coupons` of them) in the seed's format
+    (generate_dummy), ids from id_base.
 
     The base keeps the data sets of one run apart, so every record is new to the database.
     """
     from ingest.management.commands.generate_dummy import generate
 
-    data = generate(users=count, events=count, coupons=count, seed=seed)
+    data = generate(
+        users=count, events=count, coupons=count if coupons is None else coupons, seed=seed
+    )
     for user in data["users"]:
         user["user_id"] += id_base
     for event in data["events"]:
@@ -249,6 +255,11 @@ def _expect_202(status: int, body: bytes, what: str) -> None:
         raise RuntimeError(f"{what}: HTTP {status}: {body[:300]!r}")
 
 
+def _expect_201(status: int, body: bytes, what: str) -> None:
+    if status != 201:
+        raise RuntimeError(f"{what}: HTTP {status} instead of 201: {body[:300]!r}")
+
+
 # --- the processes of one run --------------------------------------------------------------
 
 
@@ -262,9 +273,13 @@ class Stack:
     db_path: Path
     empty_db: Path
     consumers: list[subprocess.Popen] = field(default_factory=list)
+    consumer_logs: list[Path] = field(default_factory=list)
+    consumer_starts: int = 0
     producer: subprocess.Popen | None = None
     producer_port: int = 0
     producer_config: str = ""
+    api: subprocess.Popen | None = None
+    api_port: int = 0
 
     def manage(self, *args: str) -> None:
         subprocess.run(
@@ -272,38 +287,61 @@ class Stack:
         )
 
     def start_consumers(self) -> None:
+        """The consumers as `make run` starts them; logging at INFO for their closing line."""
+        self.consumer_starts += 1
+        level = self.env["LOG_LEVEL"].upper()
+        env = {**self.env, "LOG_LEVEL": "DEBUG" if level == "DEBUG" else "INFO"}
+        self.consumer_logs = []
         for name, kinds in consumer_processes(self.env["DATABASE_URL"]):
-            log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115
+            path = self.workdir / f"{name}-{self.consumer_starts}.log"
+            log = open(path, "wb")  # noqa: SIM115
             self.consumers.append(
                 subprocess.Popen(
                     [sys.executable, "manage.py", "consume_topic", *kinds],
                     cwd=ROOT,
-                    env=self.env,
+                    env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
             )
             log.close()
+            self.consumer_logs.append(path)
 
-    def stop_consumers(self) -> None:
+    def wait_assigned(self) -> None:
+        """Until every consumer has logged its first partition assignment."""
+        deadline = time.monotonic() + ASSIGNED_TIMEOUT_S
+        waiting = list(zip(self.consumers, self.consumer_logs, strict=True))
+        while waiting:
+            for process, path in list(waiting):
+                if process.poll() is not None:
+                    raise RuntimeError(f"a consumer exited with {process.returncode}; see {path}")
+                if re.search(r"\bassigned (?!nothing)", path.read_text(errors="replace")):
+                    waiting.remove((process, path))
+            if waiting and time.monotonic() > deadline:
+                raise RuntimeError(f"consumers not assigned within {ASSIGNED_TIMEOUT_S:g} s")
+            time.sleep(0.05)
+
+    def stop_consumers(self) -> dict | None:
+        """SIGTERM the consumers and wait; their closing lines, summed (None without them)."""
+        if not self.consumers:
+            return None
         stop_all(self.consumers)
         self.consumers = []
+        return consumer_time(self.consumer_logs)
 
-    def start_producer(self, config: str) -> None:
-        """The producer role under gunicorn as `make run` starts it, with workers x threads."""
-        self.stop_producer()
+    def _start_gunicorn(self, role: str, config: str) -> tuple[subprocess.Popen, int]:
+        """A role under gunicorn as `make run` starts it (its config file), workers x threads."""
         workers, threads = config.split("x")
-        self.producer_port = free_port()
-        self.producer_config = config
-        log = open(self.workdir / f"producer-{config}.log", "wb")  # noqa: SIM115
-        self.producer = subprocess.Popen(
+        port = free_port()
+        log = open(self.workdir / f"{role}-{config}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", GUNICORN_CONFIG, "betreco.wsgi"],
             cwd=ROOT,
             env={
                 **self.env,
-                "BETRECO_ROLE": "producer",
+                "BETRECO_ROLE": role,
                 "HOST": HOST,
-                "PORT": str(self.producer_port),
+                "PORT": str(port),
                 "WEB_CONCURRENCY": workers,
                 "GUNICORN_THREADS": threads,
                 "GUNICORN_GRACEFUL_TIMEOUT": "10",
@@ -312,26 +350,44 @@ class Stack:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        http_client = Http(self.producer_port)
+        http_client = Http(port)
         deadline = time.monotonic() + 60
         while True:
-            if self.producer.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.producer.returncode}")
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn ({role}) exited with {process.returncode}")
             try:
                 if http_client.get_status("/healthz") == 200:
-                    return
+                    return process, port
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the producer did not answer /healthz within 60 s")
+                stop_all([process])
+                raise RuntimeError(f"the {role} role did not answer /healthz within 60 s")
             time.sleep(0.2)
+
+    def start_producer(self, config: str) -> None:
+        """The producer role under gunicorn as `make run` starts it, with workers x threads."""
+        self.stop_producer()
+        self.producer, self.producer_port = self._start_gunicorn("producer", config)
+        self.producer_config = config
 
     def stop_producer(self) -> None:
         if self.producer is not None:
             stop_all([self.producer])
             self.producer = None
 
+    def start_api(self, config: str) -> None:
+        """The data API (the api role) under gunicorn as `make run` starts it."""
+        self.stop_api()
+        self.api, self.api_port = self._start_gunicorn("api", config)
+
+    def stop_api(self) -> None:
+        if self.api is not None:
+            stop_all([self.api])
+            self.api = None
+
     def stop(self) -> None:
+        self.stop_api()
         self.stop_producer()
         self.stop_consumers()
         self.broker.stop()
@@ -364,6 +420,25 @@ class Stack:
                 if process.poll() is not None:
                     raise RuntimeError(f"a consumer exited with {process.returncode}")
             time.sleep(0.02)
+
+
+def consumer_time(logs: list[Path]) -> dict | None:
+    """Messages, seconds alive and seconds draining outboxes, from the consumers' closing lines.
+
+    None (with a warning) when a log has no such line: a consumer killed, not stopped.
+    """
+    totals = {"messages": 0, "seconds": 0.0, "draining_s": 0.0}
+    for path in logs:
+        found = CLOSED_LINE.findall(path.read_text(errors="replace"))
+        if not found:
+            _say(f"warning: no 'consumer closed' line in {path}; no refresh share this run")
+            return None
+        messages, seconds, draining = found[-1]
+        totals["messages"] += int(messages)
+        totals["seconds"] += float(seconds)
+        totals["draining_s"] += float(draining)
+    totals["share"] = totals["draining_s"] / totals["seconds"] if totals["seconds"] else 0.0
+    return totals
 
 
 def stop_all(processes: list[subprocess.Popen]) -> None:
@@ -411,6 +486,78 @@ def start_stack(exits: ExitStack, workdir: Path, run_id: str, production: bool) 
 # --- 1. end to end -------------------------------------------------------------------------
 
 
+def parse_db_datetime(text: str) -> datetime:
+    """A datetime Django stored on SQLite: UTC as text, '2026-11-26 21:03:04.123456'."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+class OutboxSampler(threading.Thread):
+    """Every SAMPLE_INTERVAL_S: how long the oldest refresh the recommendations owe has waited.
+
+    Reads the run's SQLite file on a read-only connection of its own (WAL: never in a
+    writer's way); each query outside a transaction sees the latest commit.
+    """
+
+    def __init__(self, db_path: Path):
+        super().__init__(name="outbox-sampler", daemon=True)
+        self.db_path = db_path
+        self.ages: list[float] = []  # seconds; 0 when the outbox was empty
+        self.rows: list[int] = []
+        self.last_empty = 0.0  # perf_counter of the latest sample that found the outbox empty
+        self.error: BaseException | None = None
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            db = sqlite3.connect(
+                f"file:{self.db_path}?mode=ro", uri=True, timeout=5, isolation_level=None
+            )
+            try:
+                while not self.halt.is_set():
+                    oldest, rows = db.execute(
+                        "SELECT MIN(created_at), COUNT(*) FROM recommendations_pendingrefresh"
+                    ).fetchone()
+                    now = datetime.now(UTC)
+                    if oldest is None:
+                        self.ages.append(0.0)
+                        self.last_empty = time.perf_counter()
+                    else:
+                        age = (now - parse_db_datetime(oldest)).total_seconds()
+                        self.ages.append(max(age, 0.0))
+                    self.rows.append(rows)
+                    self.halt.wait(SAMPLE_INTERVAL_S)
+            finally:
+                db.close()
+        except BaseException as error:  # reported by stop()
+            self.error = error
+
+    def wait_empty(self, since: float, deadline_s: float) -> float | None:
+        """Until a sample taken after `since` (perf_counter) found the outbox empty."""
+        deadline = time.perf_counter() + deadline_s
+        while self.last_empty <= since:
+            if time.perf_counter() > deadline or not self.is_alive():
+                return None
+            time.sleep(SAMPLE_INTERVAL_S / 2)
+        return self.last_empty
+
+    def stop(self) -> dict:
+        self.halt.set()
+        self.join(10)
+        if self.error is not None:
+            raise RuntimeError(f"the outbox sampler failed: {self.error!r}") from self.error
+        ages = sorted(self.ages)
+        if not ages:
+            raise RuntimeError("the outbox sampler took no sample")
+        return {
+            "samples": len(ages),
+            "p50_s": ages[len(ages) // 2],
+            "p99_s": ages[min(len(ages) - 1, int(len(ages) * 0.99))],
+            "max_s": ages[-1],
+            "max_rows": max(self.rows),
+            "owed_share": sum(1 for age in ages if age > 0) / len(ages),
+        }
+
+
 def end_to_end(stack: Stack, data: dict, batch_size: int, senders: int) -> dict:
     """POST every record in arrays of `batch_size`; time until the producer and the DB have all."""
     client = Http(stack.producer_port)
@@ -427,11 +574,18 @@ def end_to_end(stack: Stack, data: dict, batch_size: int, senders: int) -> dict:
         status, answer = client.post(f"/{kind}", body)
         _expect_202(status, answer, f"POST /{kind} of a batch")
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(senders) as pool:
-        list(pool.map(send, batches))
-    produced_s = time.perf_counter() - started
-    stored = stack.wait_stored(wanted, started)
+    sampler = OutboxSampler(stack.db_path)
+    sampler.start()
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(senders) as pool:
+            list(pool.map(send, batches))
+        produced_s = time.perf_counter() - started
+        stored = stack.wait_stored(wanted, started)
+        # The refreshes the last rows owe are part of the phase: sample until they are done.
+        emptied = sampler.wait_empty(started + max(stored.values()), REFRESHED_DEADLINE_S)
+    finally:
+        staleness = sampler.stop()
     total = sum(len(data[kind]) for kind in KINDS)
     seconds = max(stored.values())
     return {
@@ -441,6 +595,8 @@ def end_to_end(stack: Stack, data: dict, batch_size: int, senders: int) -> dict:
         "producer_s": produced_s,
         "producer_rate": total / produced_s,
         "stored_s": stored,
+        "refreshed_s": None if emptied is None else emptied - started,
+        "staleness": staleness,
     }
 
 
@@ -469,7 +625,86 @@ def seed_table(stack: Stack, data: dict, workers: int) -> dict:
     return result
 
 
-# --- 3. single-record endpoint -------------------------------------------------------------
+# --- 4. the data API (synchronous) --------------------------------------------------------
+
+
+def _percentiles_ms(latencies: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(latencies)
+    n = len(ordered)
+    return (
+        1000 * ordered[n // 2],
+        1000 * ordered[min(n - 1, int(n * 0.99))],
+        1000 * ordered[-1],
+    )
+
+
+def data_api(stack: Stack, data: dict, workers: int) -> dict:
+    """The API role: fresh users and events, then coupons at once and one after another."""
+    stack.stop_producer()  # idle here; the single-record phase starts it again
+    stack.start_api(MAKE_RUN_CONFIG)
+    rows_before = stack.counts()
+    client = Http(stack.api_port)
+    latencies: dict[str, list[float]] = {}
+
+    def post(kind: str, record: dict, what: str) -> float:
+        body = json.dumps(record).encode()
+        begin = time.perf_counter()
+        status, answer = client.post(f"/{kind}", body)
+        latency = time.perf_counter() - begin
+        _expect_201(status, answer, f"data API: POST /{kind} ({what})")
+        return latency
+
+    coupons = data["coupons"]
+    if len(coupons) < API_CONCURRENT + API_SEQUENTIAL:
+        raise ValueError(f"data API: {API_CONCURRENT + API_SEQUENTIAL} coupons needed")
+    result = {"rows_before": rows_before}
+    sampler = OutboxSampler(stack.db_path)
+    with ThreadPoolExecutor(workers) as pool:
+        # The same threads (and their keep-alive connections) serve every step.
+        for kind in ("users", "events"):
+            started = time.perf_counter()
+            latencies[kind] = list(pool.map(lambda r, k=kind: post(k, r, "setup"), data[kind]))
+            result[f"{kind}_s"] = time.perf_counter() - started
+        sampler.start()
+        started = time.perf_counter()
+        latencies["concurrent"] = list(
+            pool.map(lambda r: post("coupons", r, "concurrent"), coupons[:API_CONCURRENT])
+        )
+        result["concurrent_s"] = time.perf_counter() - started
+    sequential = coupons[API_CONCURRENT : API_CONCURRENT + API_SEQUENTIAL]
+    one = Http(stack.api_port)  # this thread's one keep-alive connection
+    started = time.perf_counter()
+    latencies["sequential"] = []
+    for record in sequential:
+        begin = time.perf_counter()
+        status, answer = one.post("/coupons", json.dumps(record).encode())
+        latencies["sequential"].append(time.perf_counter() - begin)
+        _expect_201(status, answer, "data API: POST /coupons (sequential)")
+    result["sequential_s"] = time.perf_counter() - started
+    with sqlite3.connect(stack.db_path, timeout=30) as db:
+        result["owed_after"] = db.execute(
+            "SELECT COUNT(*) FROM recommendations_pendingrefresh"
+        ).fetchone()[0]
+    emptied = sampler.wait_empty(time.perf_counter(), REFRESHED_DEADLINE_S)
+    result["staleness"] = sampler.stop()
+    result["emptied_after_s"] = (
+        None if emptied is None else emptied - started - result["sequential_s"]
+    )
+    result["reconnects"] = client.reconnects + one.reconnects
+    result["latency_ms"] = {name: _percentiles_ms(values) for name, values in latencies.items()}
+    after = stack.counts()
+    wanted = {
+        "users": rows_before["users"] + len(data["users"]),
+        "events": rows_before["events"] + len(data["events"]),
+        "coupons": rows_before["coupons"] + API_CONCURRENT + API_SEQUENTIAL,
+    }
+    if after != wanted:
+        raise RuntimeError(f"data API: rows {after} after the phase, expected {wanted}")
+    stack.stop_api()
+    return result
+
+
+# --- 5. single-record endpoint -------------------------------------------------------------
 
 
 def _load_process(port: int, path: str, bodies: list[bytes], threads: int, queue) -> None:
@@ -543,7 +778,7 @@ def single_record(stack: Stack, config: str, data: dict, warmup: int, args) -> d
     return result
 
 
-# --- 4. raw references ---------------------------------------------------------------------
+# --- 3. raw references ---------------------------------------------------------------------
 
 
 def _read_all(bootstrap: str, topics: list[str]) -> tuple[list, float]:
@@ -658,31 +893,48 @@ def one_run(number: int, args) -> dict:
     count = max(10, int(10_000 * args.scale))
     single = max(100, int(args.requests * args.scale))
     warmup = max(20, single // 10)
+    phases = args.phases
     e2e_data = make_records(count, seed=number, id_base=1_000_000_000)
     seed_data = make_records(100, seed=1000 + number, id_base=2_000_000_000)
     load_data = {
         "users": make_records(warmup + single, seed=2000 + number, id_base=3_000_000_000)["users"]
     }
+    api_data = make_records(
+        100, seed=3000 + number, id_base=4_000_000_000, coupons=API_CONCURRENT + API_SEQUENTIAL
+    )
     result = {}
     workdir = Path(tempfile.mkdtemp(prefix="betreco-bench-pipeline-"))
     try:
         with ExitStack() as exits:
             stack = start_stack(exits, workdir, run_id, args.production)
-            stack.start_consumers()
-            stack.start_producer(MAKE_RUN_CONFIG)
-            result["e2e"] = end_to_end(stack, e2e_data, args.batch, args.senders)
-            _say_e2e(number, result["e2e"])
-            result["seed"] = seed_table(stack, seed_data, args.seed_workers)
-            _say_seed(number, result["seed"])
-            stack.stop_consumers()
-            result["kafka"] = kafka_reference(stack, run_id)
-            result["sqlite"] = sqlite_reference(stack, e2e_data)
-            _say_refs(number, result)
-            result["single"] = []
-            for config in args.configs:
-                measured = single_record(stack, config, load_data, warmup, args)
-                result["single"].append(measured)
-                _say_single(number, measured, args)
+            if "e2e" in phases:
+                stack.start_consumers()
+                stack.start_producer(MAKE_RUN_CONFIG)
+                stack.wait_assigned()
+                result["e2e"] = end_to_end(stack, e2e_data, args.batch, args.senders)
+                result["consumer"] = stack.stop_consumers()
+                _say_e2e(number, result["e2e"], result["consumer"])
+            if "seed" in phases:
+                stack.start_consumers()
+                if stack.producer is None:
+                    stack.start_producer(MAKE_RUN_CONFIG)
+                stack.wait_assigned()
+                result["seed"] = seed_table(stack, seed_data, args.seed_workers)
+                _say_seed(number, result["seed"])
+                stack.stop_consumers()
+            if "refs" in phases:
+                result["kafka"] = kafka_reference(stack, run_id)
+                result["sqlite"] = sqlite_reference(stack, e2e_data)
+                _say_refs(number, result)
+            if "data-api" in phases:
+                result["api"] = data_api(stack, api_data, args.seed_workers)
+                _say_api(number, result["api"])
+            if "single" in phases:
+                result["single"] = []
+                for config in args.configs:
+                    measured = single_record(stack, config, load_data, warmup, args)
+                    result["single"].append(measured)
+                    _say_single(number, measured, args)
     finally:
         if args.keep:
             sys.stdout.write(f"run {number}: files kept in {workdir}\n")
@@ -696,12 +948,54 @@ def _say(text: str) -> None:
     sys.stdout.flush()
 
 
-def _say_e2e(n: int, r: dict) -> None:
+def _say_e2e(n: int, r: dict, consumer: dict | None) -> None:
     stored = ", ".join(f"{k} {s:.2f} s" for k, s in r["stored_s"].items())
+    refreshed = (
+        "not within the deadline" if r["refreshed_s"] is None else f"{r['refreshed_s']:.2f} s"
+    )
+    st = r["staleness"]
     _say(
         f"run {n}: end to end {r['records']} records in {r['seconds']:.2f} s = "
         f"{r['rate']:,.0f} records/s; producer side {r['producer_s']:.2f} s = "
-        f"{r['producer_rate']:,.0f} records/s; all stored at: {stored}"
+        f"{r['producer_rate']:,.0f} records/s; all stored at: {stored}; outbox empty at "
+        f"{refreshed}"
+    )
+    _say(
+        f"run {n}: staleness (oldest owed refresh) over {st['samples']} samples: "
+        f"p50 {st['p50_s']:.3f} s, p99 {st['p99_s']:.3f} s, max {st['max_s']:.3f} s; "
+        f"something owed in {st['owed_share']:.0%} of samples, at most {st['max_rows']} outbox rows"
+    )
+    if consumer is not None:
+        _say(
+            f"run {n}: consumers closed after {consumer['messages']} messages in "
+            f"{consumer['seconds']:.1f} s, {consumer['draining_s']:.1f} s of it draining "
+            f"outboxes = {consumer['share']:.1%}"
+        )
+
+
+def _say_api(n: int, r: dict) -> None:
+    lat = r["latency_ms"]
+
+    def ms(name):
+        p50, p99, top = lat[name]
+        return f"p50 {p50:.1f} / p99 {p99:.1f} / max {top:.1f} ms"
+
+    _say(
+        f"run {n}: data API on {r['rows_before']}: 100 users in {r['users_s']:.3f} s "
+        f"({ms('users')}), 100 events in {r['events_s']:.3f} s ({ms('events')})"
+    )
+    _say(
+        f"run {n}: data API: {API_CONCURRENT} concurrent POST /coupons all 201 in "
+        f"{r['concurrent_s']:.3f} s ({ms('concurrent')}); {API_SEQUENTIAL} sequential in "
+        f"{r['sequential_s']:.3f} s ({ms('sequential')}); reconnects {r['reconnects']}"
+    )
+    st, emptied = r["staleness"], r["emptied_after_s"]
+    _say(
+        f"run {n}: data API staleness over the coupons ({st['samples']} samples): "
+        f"p50 {st['p50_s']:.3f} s, p99 {st['p99_s']:.3f} s, max {st['max_s']:.3f} s, "
+        f"owed in {st['owed_share']:.0%} of samples, at most {st['max_rows']} rows; outbox "
+        + ("not empty within the deadline" if emptied is None else f"empty {emptied:.2f} s")
+        + f" after the last answer ({r['owed_after']} rows then)"
     )
 
 
@@ -742,26 +1036,107 @@ def report(runs: list[dict], args) -> None:
             goal, ratio = "", ""
         else:
             goal = f"{'>=' if higher_is_better else '<='} {target:,g}"
-            factor = value / target if higher_is_better else target / value
+            if higher_is_better:
+                factor = value / target
+            else:
+                factor = target / value if value else float("inf")
             ratio = f"{factor:.2f}x {'met' if factor >= 1 else 'MISSED'}"
         _say(f"{name:<44} {shown:>10} {unit:<9} {goal:<10} {ratio:<14} ({each})")
 
+    def versus_seed(name, values, seed_low, seed_high):
+        low, high = seed_low / med(values), seed_high / med(values)
+        span = f"{seed_low:g}-{seed_high:g}" if seed_high != seed_low else f"{seed_low:g}"
+        ratio = f"{low:.2f}-{high:.2f}x" if seed_high != seed_low else f"{low:.2f}x"
+        _say(f"{name:<44} {ratio:>10} {'':<9} (seed {span} s / our median)")
+
+    phases = args.phases
     settings = "DEBUG=0 (--production)" if args.production else "make run's settings (DEBUG on)"
     _say(
-        f"\nMedians of {len(runs)} run(s), scale {args.scale:g}, {os.cpu_count()} CPUs, "
-        f"{settings}; end to end and seed table under gunicorn {MAKE_RUN_CONFIG}, "
-        f"batches of {args.batch} from {args.senders} threads; single-record client "
-        f"{args.clients} processes x {args.client_threads} threads"
+        f"\nMedians of {len(runs)} run(s), phases {','.join(phases)}, scale {args.scale:g}, "
+        f"{os.cpu_count()} CPUs, {settings}; end to end, seed table and data API under "
+        f"gunicorn {MAKE_RUN_CONFIG}, batches of {args.batch} from {args.senders} threads; "
+        f"single-record client {args.clients} processes x {args.client_threads} threads"
     )
     _say(f"{'figure':<44} {'median':>10} {'unit':<9} {'target':<10} {'vs target':<14} (runs)")
-    e2e = [r["e2e"]["rate"] for r in runs]
-    row("end to end (HTTP batches -> SQLite)", e2e, "rec/s", TARGET_E2E)
-    row(
-        "  producer side only (202 for all batches)",
-        [r["e2e"]["producer_rate"] for r in runs],
-        "rec/s",
-        None,
-    )
+    if "e2e" in phases:
+        e2e = [r["e2e"]["rate"] for r in runs]
+        row("end to end (HTTP batches -> SQLite)", e2e, "rec/s", TARGET_E2E)
+        row(
+            "  producer side only (202 for all batches)",
+            [r["e2e"]["producer_rate"] for r in runs],
+            "rec/s",
+            None,
+        )
+        refreshed = [r["e2e"]["refreshed_s"] for r in runs]
+        if None not in refreshed:
+            row("  first send to outbox empty", refreshed, "s", None)
+        staleness = [r["e2e"]["staleness"] for r in runs]
+        row(
+            "recommendation staleness (oldest owed) p50", [s["p50_s"] for s in staleness], "s", None
+        )
+        row(
+            "recommendation staleness (oldest owed) p99",
+            [s["p99_s"] for s in staleness],
+            "s",
+            TARGET_STALENESS_P99_S,
+            False,
+        )
+        row(
+            "recommendation staleness (oldest owed) max", [s["max_s"] for s in staleness], "s", None
+        )
+        consumers = [r["consumer"] for r in runs if r.get("consumer") is not None]
+        if consumers:
+            row(
+                "refresh share of consumer time",
+                [100 * c["share"] for c in consumers],
+                "%",
+                None,
+            )
+            row("  consumer draining outboxes", [c["draining_s"] for c in consumers], "s", None)
+            row(
+                "  consumer lifetime (start to SIGTERM)",
+                [c["seconds"] for c in consumers],
+                "s",
+                None,
+            )
+    if "seed" in phases:
+        seed_rows(runs, row)
+    if "data-api" in phases:
+        api = [r["api"] for r in runs]
+        concurrent = [a["concurrent_s"] for a in api]
+        sequential = [a["sequential_s"] for a in api]
+        row(
+            f"data API: {API_CONCURRENT} concurrent POST /coupons",
+            concurrent,
+            "s",
+            TARGET_API_CONCURRENT_S,
+            False,
+        )
+        versus_seed("  seed/ours", concurrent, *SEED_API_CONCURRENT_S)
+        row("  p99 request latency", [a["latency_ms"]["concurrent"][1] for a in api], "ms", None)
+        row(
+            f"data API: {API_SEQUENTIAL:,} sequential POST /coupons",
+            sequential,
+            "s",
+            TARGET_API_SEQUENTIAL_S,
+            False,
+        )
+        versus_seed("  seed/ours", sequential, SEED_API_SEQUENTIAL_S, SEED_API_SEQUENTIAL_S)
+        row("  p50 request latency", [a["latency_ms"]["sequential"][0] for a in api], "ms", None)
+        row("  p99 request latency", [a["latency_ms"]["sequential"][1] for a in api], "ms", None)
+        row(
+            "data API staleness (oldest owed) p99",
+            [a["staleness"]["p99_s"] for a in api],
+            "s",
+            None,
+        )
+    if "single" in phases:
+        single_rows(runs, row, args)
+    if "refs" in phases:
+        refs_rows(runs, row, "e2e" in phases)
+
+
+def seed_rows(runs: list[dict], row) -> None:
     for kind in KINDS:
         row(
             f"seed table: 100 {kind}, all 202",
@@ -776,6 +1151,9 @@ def report(runs: list[dict], args) -> None:
             "s",
             None,
         )
+
+
+def single_rows(runs: list[dict], row, args) -> None:
     for i, config in enumerate(args.configs):
         single = [r["single"][i] for r in runs]
         row(
@@ -786,12 +1164,19 @@ def report(runs: list[dict], args) -> None:
         )
         row("  p50 latency", [s["p50_ms"] for s in single], "ms", None)
         row("  p99 latency", [s["p99_ms"] for s in single], "ms", None)
+
+
+def refs_rows(runs: list[dict], row, with_e2e: bool) -> None:
+    med = statistics.median
     row("raw confluent-kafka produce", [r["kafka"]["produce_rate"] for r in runs], "msg/s", None)
     row("raw confluent-kafka consume", [r["kafka"]["consume_rate"] for r in runs], "msg/s", None)
     both = [r["kafka"]["both_rate"] for r in runs]
     row("raw confluent-kafka produce+consume", both, "msg/s", None)
     sqlite_rates = [r["sqlite"]["rate"] for r in runs]
     row("raw SQLite executemany (WAL)", sqlite_rates, "rec/s", None)
+    if not with_e2e:
+        return
+    e2e = [r["e2e"]["rate"] for r in runs]
     _say(
         f"pipeline end to end as a fraction of raw Kafka produce+consume: "
         f"{med(e2e) / med(both):.1%}; of raw SQLite executemany: {med(e2e) / med(sqlite_rates):.1%}"
@@ -820,7 +1205,19 @@ def main() -> None:
         action="store_true",
         help="DEBUG=0 (production settings, writes with a token) instead of make run's defaults",
     )
+    parser.add_argument(
+        "--phases",
+        type=lambda text: [p.strip() for p in text.split(",") if p.strip()],
+        default=list(PHASES),
+        help=f"comma-separated phases to run, always in this order: {','.join(PHASES)} (all)",
+    )
     args = parser.parse_args()
+    unknown = [p for p in args.phases if p not in PHASES]
+    if unknown or not args.phases:
+        parser.error(f"--phases: unknown {unknown}; choose from {','.join(PHASES)}")
+    if "refs" in args.phases and "e2e" not in args.phases:
+        parser.error("--phases: refs compares with the messages and rows of e2e; add e2e")
+    args.phases = [p for p in PHASES if p in args.phases]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "betreco.settings")
     if args.production:
         HEADERS["Authorization"] = f"Bearer {BENCH_API_KEY}"
