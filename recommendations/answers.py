@@ -31,6 +31,12 @@ COLUMNS = [
 
 
 def answers_store(answers: list[Answer], *, engine: str) -> None:
+    """Replace the stored answers of these users, a chunk at a time."""
+    for start in range(0, len(answers), CHUNK_SIZE):
+        _store_chunk(answers[start : start + CHUNK_SIZE], engine=engine)
+
+
+def _store_chunk(answers: list[Answer], *, engine: str) -> None:
     """Replace the stored answers of these users: one upsert, one delete, one insert.
 
     Shared answers (cold start) are not stored: the read path serves them,
@@ -64,12 +70,22 @@ def answers_store(answers: list[Answer], *, engine: str) -> None:
     )
 
 
+def answers_compute(
+    user_ids: Iterable[int], *, engine: RecommendationEngine, ranking: Ranking
+) -> list[Answer]:
+    """The answers of these users (unknown ids skipped), computed a chunk at a time; no writes."""
+    answers = []
+    for chunk in chunks(sorted(set(user_ids)), CHUNK_SIZE):
+        existing = list(User.objects.filter(id__in=chunk).values_list("id", flat=True))
+        answers += engine.recommend(existing, ranking) if existing else []
+    return answers
+
+
 def answers_rebuild_chunk(
     user_ids: Sequence[int], *, engine: RecommendationEngine, ranking: Ranking
 ) -> int:
-    """Recompute and store the answers of one chunk of users; unknown ids are skipped."""
-    existing = list(User.objects.filter(id__in=user_ids).values_list("id", flat=True))
-    answers = list(engine.recommend(existing, ranking)) if existing else []
+    """Recompute and store the answers of one chunk of users; returns how many."""
+    answers = answers_compute(user_ids, engine=engine, ranking=ranking)
     answers_store(answers, engine=engine.name)
     return len(answers)
 

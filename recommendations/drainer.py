@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 RETRY_DELAY = 1.0
 # After a wake, wait this long for more writes to join the same drain: a
 # burst of single-record writes then costs one refresh, not one each.
-LINGER = 0.05
+LINGER = 0.5
 
 
 class Drainer:

@@ -152,3 +152,18 @@ class RebuildRequest(models.Model):
     def __str__(self):
         state = "finished" if self.finished_at else f"{self.users_done}/{self.users_total}"
         return f"rebuild #{self.pk} ({state})"
+
+
+class SnapshotVersion(models.Model):
+    """A counter bumped by every write of `RankingSnapshot` (one row).
+
+    A drain computes its answers before it takes the write lock, so that
+    writers of records are not held up by the computation; under the lock
+    it writes them only if no other drain or rebuild wrote the snapshot
+    meanwhile (the version is unchanged), and computes again otherwise.
+    """
+
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"snapshot version {self.version}"

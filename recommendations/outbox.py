@@ -15,19 +15,19 @@ burst of writes costs one refresh.
 import contextvars
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 
 from betreco.crashpoints import crash_point
 from ingest.models import User
-from recommendations.answers import answers_rebuild
+from recommendations.answers import answers_compute, answers_store
 from recommendations.engines.base import Changes, load_engine
 from recommendations.lock import one_writer_at_a_time
 from recommendations.models import PendingRefresh, RankingSnapshot
 from recommendations.ranking import Ranking, chunks
-from recommendations.snapshot import ended_events, snapshot_write
+from recommendations.snapshot import ended_events, snapshot_version, snapshot_write
 from recommendations.sql import db_datetime, execute_many, insert_sql
 
 logger = logging.getLogger(__name__)
@@ -83,10 +83,18 @@ def _ended_in_snapshot(now) -> bool:
     return RankingSnapshot.objects.filter(end_timestamp__lte=now).exists()
 
 
-@transaction.atomic
-def _refresh(now) -> RefreshResult:
-    started = time.perf_counter()
-    one_writer_at_a_time()
+@dataclass
+class _Plan:
+    """What a drain will write: computed from reads alone, before taking the write lock."""
+
+    pending: list[tuple]
+    answers: list = field(default_factory=list)
+    engine: str = ""
+    rows: dict = field(default_factory=dict)
+    gone: list[int] = field(default_factory=list)
+
+
+def _plan(now) -> _Plan:
     pending = list(PendingRefresh.objects.values_list("id", "scope", "ref_id", "created_at"))
     changes = Changes()
     by_scope = {
@@ -103,18 +111,44 @@ def _refresh(now) -> RefreshResult:
     affected = engine.affected_users(changes, previous=previous, current=current)
     if affected is None:
         affected = User.objects.values_list("id", flat=True)
-    users = answers_rebuild(affected, engine=engine, ranking=current)
-    snapshot_write(
+    return _Plan(
+        pending=pending,
+        answers=answers_compute(affected, engine=engine, ranking=current),
+        engine=engine.name,
         rows={pk: row for pk, row in current.overrides.items() if row is not None},
         gone=[pk for pk, row in current.overrides.items() if row is None],
     )
-    for chunk in chunks(row[0] for row in pending):
+
+
+def _write(plan: _Plan) -> None:
+    answers_store(plan.answers, engine=plan.engine)
+    snapshot_write(rows=plan.rows, gone=plan.gone)
+    for chunk in chunks(row[0] for row in plan.pending):
         PendingRefresh.objects.filter(id__in=chunk).delete()
-    crash_point("refresh-written")
-    oldest = min((row[3] for row in pending), default=now)
+
+
+def _refresh(now) -> RefreshResult:
+    """Plan from reads, then write under the lock, unless another drain wrote meanwhile.
+
+    The rows a drain handles and the answers it writes leave together; a
+    change committed while it planned has rows of its own, left for the
+    next drain. Planning outside the write lock keeps SQLite's single
+    writer free for the records (a refresh can take a second; its writes
+    take milliseconds).
+    """
+    started = time.perf_counter()
+    version = snapshot_version()
+    plan = _plan(now)
+    with transaction.atomic():
+        one_writer_at_a_time()
+        if snapshot_version() != version:
+            plan = _plan(now)  # the snapshot moved under the plan: plan again, locked
+        _write(plan)
+        crash_point("refresh-written")
+    oldest = min((row[3] for row in plan.pending), default=now)
     result = RefreshResult(
-        handled=len(pending),
-        users=users,
+        handled=len(plan.pending),
+        users=len(plan.answers),
         oldest_wait=max((timezone.now() - oldest).total_seconds(), 0.0),
         seconds=time.perf_counter() - started,
     )

@@ -6,7 +6,9 @@ rows that differ, so a refresh touching one event writes one row.
 
 from collections.abc import Iterable
 
-from recommendations.models import RankingSnapshot
+from django.db.models import F
+
+from recommendations.models import RankingSnapshot, SnapshotVersion
 from recommendations.ranking import Row, chunks
 from recommendations.sql import db_datetime, execute_many, upsert_sql
 
@@ -14,7 +16,9 @@ COLUMNS = ["event_id", "sport_key", "begin_timestamp", "end_timestamp", "popular
 
 
 def snapshot_write(*, rows: dict[int, Row], gone: Iterable[int] = ()) -> None:
-    """Upsert these rows and delete the events that left the ranking."""
+    """Upsert these rows and delete the events that left the ranking; bumps the version."""
+    if not SnapshotVersion.objects.filter(pk=1).update(version=F("version") + 1):
+        SnapshotVersion.objects.create(pk=1, version=1)
     for chunk in chunks(gone):
         RankingSnapshot.objects.filter(event_id__in=chunk).delete()
     execute_many(
@@ -37,3 +41,8 @@ def ended_events(now) -> list[int]:
     return list(
         RankingSnapshot.objects.filter(end_timestamp__lte=now).values_list("event_id", flat=True)
     )
+
+
+def snapshot_version() -> int:
+    """The snapshot's version now (0 before the first write)."""
+    return SnapshotVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0

@@ -33,14 +33,14 @@ def drained():
 def rebuild_calls(monkeypatch):
     """Counts the answer rebuilds a drain runs, still calling through."""
     calls = []
-    original = outbox.answers_rebuild
+    original = outbox.answers_compute
 
     def counting(user_ids, **kwargs):
         user_ids = list(user_ids)
         calls.append(len(user_ids))
         return original(user_ids, **kwargs)
 
-    monkeypatch.setattr(outbox, "answers_rebuild", counting)
+    monkeypatch.setattr(outbox, "answers_compute", counting)
     return calls
 
 
@@ -190,7 +190,7 @@ def test_a_drain_that_fails_leaves_the_outbox_for_the_next_one(monkeypatch):
         raise OperationalError("the database is down")
 
     with monkeypatch.context() as patched:
-        patched.setattr(outbox, "answers_rebuild", failing)
+        patched.setattr(outbox, "answers_compute", failing)
         with pytest.raises(OperationalError):
             refresh_pending()
     assert PendingRefresh.objects.count() == owed
@@ -291,4 +291,29 @@ def test_a_coupon_resent_for_another_user_refreshes_its_previous_owner():
     with drained():  # the source corrects the coupon's owner, as a consumer would store it
         ingest_services.store_batch(coupons=[{**coupon, "user_id": second["id"]}])
     assert not Recommendation.objects.filter(pk=first["id"]).exists()  # no bets left: shared
+    assert stored_answers() == from_scratch()
+
+
+def test_a_drain_overtaken_by_another_plans_again_under_the_lock(monkeypatch):
+    fan, golf, tennis = user_record(), event_record("Golf"), event_record("Tennis")
+    with drained():
+        ingest_services.store_batch(
+            users=[fan], events=[golf, tennis], coupons=[coupon_record(fan["id"], [golf["id"]])]
+        )
+    ingest_services.store_batch(coupons=[coupon_record(fan["id"], [tennis["id"]])])
+    plans, original = [], outbox._plan
+
+    def overtaken(now):
+        plan = original(now)
+        plans.append(plan)
+        if len(plans) == 1:  # meanwhile, another process stores bets and drains them
+            ingest_services.store_batch(coupons=[coupon_record(fan["id"], [tennis["id"]])])
+            refresh_pending()
+        return plan
+
+    monkeypatch.setattr(outbox, "_plan", overtaken)
+    refresh_pending()
+    assert len(plans) == 3  # planned, overtaken, planned again under the lock
+    assert not PendingRefresh.objects.exists()
+    assert Recommendation.objects.get(pk=fan["id"]).reason == "2 of your 3 selections are Tennis."
     assert stored_answers() == from_scratch()
