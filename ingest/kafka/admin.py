@@ -12,13 +12,14 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from django.conf import settings
 
+from ingest.kafka.client_config import client_config
 from ingest.kafka.topics import RECORD_KINDS, dead_letter_topic, topic_name
 
 logger = logging.getLogger(__name__)
 
 
 def admin_client(bootstrap_servers: str | None = None) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS})
+    return AdminClient(client_config(bootstrap_servers=bootstrap_servers))
 
 
 def topic_names(kinds: Iterable[str] = RECORD_KINDS) -> list[str]:
