@@ -39,8 +39,17 @@ def broker_binary() -> str:
 class EmbeddedBroker:
     """A Tansu broker on 127.0.0.1, started and stopped with the object."""
 
-    def __init__(self, port: int | None = None, *, output=subprocess.DEVNULL):
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        advertised_port: int | None = None,
+        output=subprocess.DEVNULL,
+    ):
         self.port = port or free_port()
+        # Another port advertised to clients in metadata: that of a proxy in
+        # front of the broker (the TLS test puts a TLS terminator there).
+        self.advertised_port = advertised_port or self.port
         self.output = output
         self.process: subprocess.Popen | None = None
 
@@ -50,8 +59,14 @@ class EmbeddedBroker:
 
     def argv(self) -> list[str]:
         """The command that runs this broker (for supervisors that start it themselves)."""
-        url = f"tcp://127.0.0.1:{self.port}"
-        return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        return [
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            f"tcp://127.0.0.1:{self.port}",
+            "--advertised-listener-url",
+            f"tcp://127.0.0.1:{self.advertised_port}",
+        ]
 
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
         self.process = subprocess.Popen(self.argv(), stdout=self.output, stderr=self.output)

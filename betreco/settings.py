@@ -5,11 +5,14 @@ embedded broker on localhost, DEBUG on. Production is `DEBUG=0`, which
 requires `SECRET_KEY` and turns on the secure defaults below.
 """
 
+import os
 import warnings
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from ingest.kafka.client_config import properties_from_environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -203,9 +206,22 @@ KAFKA_BOOTSTRAP_SERVERS = env.str(
 )
 KAFKA_TOPIC_PREFIX = env.str("KAFKA_TOPIC_PREFIX", default="")
 KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
+KAFKA_TOPIC_REPLICATION_FACTOR = env.int("KAFKA_TOPIC_REPLICATION_FACTOR", default=1)
 KAFKA_CONSUMER_GROUP = env.str("KAFKA_CONSUMER_GROUP", default="betreco")
 KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", default=6000)
 KAFKA_PRODUCE_TIMEOUT = env.float("KAFKA_PRODUCE_TIMEOUT", default=5.0)
+# Production Kafka: TLS and SASL for every client, and any other librdkafka
+# property from the environment (ingest.kafka.client_config merges them).
+KAFKA_SECURITY_PROTOCOL = env.str("KAFKA_SECURITY_PROTOCOL", default="")
+KAFKA_SSL_CA_LOCATION = env.str("KAFKA_SSL_CA_LOCATION", default="")
+KAFKA_SSL_CERTIFICATE_LOCATION = env.str("KAFKA_SSL_CERTIFICATE_LOCATION", default="")
+KAFKA_SSL_KEY_LOCATION = env.str("KAFKA_SSL_KEY_LOCATION", default="")
+KAFKA_SSL_KEY_PASSWORD = env.str("KAFKA_SSL_KEY_PASSWORD", default="")
+KAFKA_SASL_MECHANISM = env.str("KAFKA_SASL_MECHANISM", default="")
+KAFKA_SASL_USERNAME = env.str("KAFKA_SASL_USERNAME", default="")
+KAFKA_SASL_PASSWORD = env.str("KAFKA_SASL_PASSWORD", default="")
+# KAFKA_CLIENT_<PROPERTY> (dots as underscores) and KAFKA_CLIENT_CONFIG (JSON).
+KAFKA_CLIENT_PROPERTIES = properties_from_environment(os.environ)
 CONSUMER_BATCH_SIZE = env.int("CONSUMER_BATCH_SIZE", default=5000)
 # Work owed after a consumer's commit, kept durably by its owner: the
 # consumer drains these after its batches (at once when the flow pauses,

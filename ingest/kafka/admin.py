@@ -2,7 +2,9 @@
 
 Producers and consumers call `ensure_topics` at start so a fresh broker (the
 embedded one starts empty) has the topics with the configured partition
-count, rather than whatever a broker's auto-create would choose.
+count and replication factor (`KAFKA_TOPIC_PARTITIONS`,
+`KAFKA_TOPIC_REPLICATION_FACTOR`), rather than whatever a broker's
+auto-create would choose.
 """
 
 import logging
@@ -12,13 +14,14 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from django.conf import settings
 
+from ingest.kafka.client_config import client_config
 from ingest.kafka.topics import RECORD_KINDS, dead_letter_topic, topic_name
 
 logger = logging.getLogger(__name__)
 
 
 def admin_client(bootstrap_servers: str | None = None) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS})
+    return AdminClient(client_config(bootstrap_servers=bootstrap_servers))
 
 
 def topic_names(kinds: Iterable[str] = RECORD_KINDS) -> list[str]:
@@ -34,6 +37,7 @@ def ensure_topics(
     kinds: Iterable[str] = RECORD_KINDS,
     *,
     partitions: int | None = None,
+    replication_factor: int | None = None,
     timeout: float = 15.0,
 ) -> list[str]:
     """Create the topics of `kinds` (and their .dlq) that do not exist yet; return those created.
@@ -48,8 +52,12 @@ def ensure_topics(
     if not missing:
         return []
     partitions = partitions or settings.KAFKA_TOPIC_PARTITIONS
+    replication_factor = replication_factor or settings.KAFKA_TOPIC_REPLICATION_FACTOR
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing],
+        [
+            NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
+            for name in missing
+        ],
         request_timeout=timeout,
     )
     created = []
@@ -61,5 +69,10 @@ def ensure_topics(
             if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
     if created:
-        logger.info("created topics %s (%d partitions each)", ", ".join(created), partitions)
+        logger.info(
+            "created topics %s (%d partitions, replication factor %d each)",
+            ", ".join(created),
+            partitions,
+            replication_factor,
+        )
     return created

@@ -42,6 +42,7 @@ from ingest.kafka.backoff import (
     drop_database_connections,
     retry,
 )
+from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
 from ingest.kafka.drains import OutboxDrains
 from ingest.kafka.lag import lag_by_topic
@@ -73,18 +74,21 @@ class ConsumerOptions:
 
 def consumer_config(options: ConsumerOptions) -> dict:
     session_timeout = settings.KAFKA_SESSION_TIMEOUT_MS
-    return {
-        "bootstrap.servers": options.bootstrap_servers,
-        "group.id": options.group_id,
-        "client.id": f"betreco-consumer-{socket.gethostname()}-{os.getpid()}",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": session_timeout,
-        "heartbeat.interval.ms": max(min(3000, session_timeout // 3), 100),
-        "partition.assignment.strategy": "cooperative-sticky",
-        "logger": logger,
-    }
+    config = client_config(
+        {
+            "group.id": options.group_id,
+            "client.id": f"betreco-consumer-{socket.gethostname()}-{os.getpid()}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": session_timeout,
+            "heartbeat.interval.ms": max(min(3000, session_timeout // 3), 100),
+            "partition.assignment.strategy": "cooperative-sticky",
+        },
+        bootstrap_servers=options.bootstrap_servers,
+    )
+    logger.debug("Kafka consumer: %s", redacted(config))
+    return {**config, "logger": logger}
 
 
 class ConsumerLoop:

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from ingest.kafka.client_config import client_config
 from ingest.kafka.topics import SCHEMA_VERSION, Header, dead_letter_topic, topic_name
 from ingest.models import DeadLetter, ParkedCoupon
 
@@ -217,11 +218,7 @@ def publish_dead_letters(producer: Producer, failures: list[Failure], *, timeout
 
 def dead_letter_producer(bootstrap_servers: str | None = None) -> Producer:
     """An idempotent, acks=all producer for dead letters."""
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS,
-            "enable.idempotence": True,
-            "acks": "all",
-            "logger": logger,
-        }
+    config = client_config(
+        {"enable.idempotence": True, "acks": "all"}, bootstrap_servers=bootstrap_servers
     )
+    return Producer({**config, "logger": logger})

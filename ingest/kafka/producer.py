@@ -8,7 +8,7 @@ producer's own message timeout equals that bound, so a record we gave up on
 also fails inside librdkafka and is never delivered after we answered 503.
 
 A process forked after the producer was made (gunicorn workers) gets a new
-one, as does a change of bootstrap servers or timeout (tests override them).
+one, as does a change of its client configuration or timeout (tests override them).
 
 Delivery reports are served by one thread per producer that polls it, and
 each call waits on an event of its own. Were the request threads to poll
@@ -29,6 +29,7 @@ from confluent_kafka.admin import AdminClient
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
+from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.topics import SCHEMA_VERSION, Header, topic_name
 
 logger = logging.getLogger(__name__)
@@ -59,18 +60,25 @@ _producer: Producer | None = None
 _producer_key: tuple | None = None
 
 
-def _config(bootstrap_servers: str, timeout_ms: int) -> dict:
+def _config(timeout_ms: int) -> dict:
+    return client_config(
+        {
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            # A record not acknowledged within the request's bound fails here too,
+            # so it can never be stored later than the 503 we answered.
+            "message.timeout.ms": timeout_ms,
+            "request.timeout.ms": min(timeout_ms, 30_000),
+            "socket.connection.setup.timeout.ms": min(timeout_ms, 2_000),
+            "reconnect.backoff.max.ms": 1_000,
+        }
+    )
+
+
+def _with_callbacks(config: dict) -> dict:
     return {
-        "bootstrap.servers": bootstrap_servers,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        # A record not acknowledged within the request's bound fails here too,
-        # so it can never be stored later than the 503 we answered.
-        "message.timeout.ms": timeout_ms,
-        "request.timeout.ms": min(timeout_ms, 30_000),
-        "socket.connection.setup.timeout.ms": min(timeout_ms, 2_000),
-        "reconnect.backoff.max.ms": 1_000,
+        **config,
         "error_cb": _on_error,
         "logger": logging.getLogger("ingest.kafka.librdkafka"),
     }
@@ -91,12 +99,13 @@ def _on_error(error: KafkaError) -> None:
 def get_producer() -> Producer:
     """This process's producer for the current settings, created on first use."""
     global _producer, _producer_key
-    timeout_ms = max(int(settings.KAFKA_PRODUCE_TIMEOUT * 1000), 100)
-    key = (os.getpid(), settings.KAFKA_BOOTSTRAP_SERVERS, timeout_ms)
+    config = _config(max(int(settings.KAFKA_PRODUCE_TIMEOUT * 1000), 100))
+    key = (os.getpid(), repr(sorted(config.items())))
     with _lock:
         if _producer is None or _producer_key != key:
             _discard(_producer if _producer_key and _producer_key[0] == os.getpid() else None)
-            _producer = Producer(_config(settings.KAFKA_BOOTSTRAP_SERVERS, timeout_ms))
+            logger.debug("new Kafka producer: %s", redacted(config))
+            _producer = Producer(_with_callbacks(config))
             _producer_key = key
             threading.Thread(
                 target=_serve_reports, args=(_producer,), name="kafka-delivery-reports", daemon=True
@@ -228,15 +237,14 @@ _broker_check_lock = threading.Lock()
 
 def broker_status() -> str:
     """'ok' when the broker answers a metadata request, else 'unavailable: why' (cached 2 s)."""
-    key = settings.KAFKA_BOOTSTRAP_SERVERS
+    # Its connection errors are the answer (in /readyz), not log lines.
+    config = client_config({"socket.connection.setup.timeout.ms": 1000, "log_level": 2})
+    key = repr(sorted(config.items()))
     with _broker_check_lock:
         fresh = time.monotonic() - _broker_check["at"] < BROKER_CHECK_CACHE_SECONDS
         if fresh and _broker_check["key"] == key:
             return _broker_check["result"]
-        # Its connection errors are the answer (in /readyz), not log lines.
-        admin = AdminClient(
-            {"bootstrap.servers": key, "socket.connection.setup.timeout.ms": 1000, "log_level": 2}
-        )
+        admin = AdminClient(config)
         try:
             admin.list_topics(timeout=BROKER_CHECK_TIMEOUT_SECONDS)
             result = "ok"

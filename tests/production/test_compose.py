@@ -134,6 +134,14 @@ def test_topic_init_creates_every_record_topic_and_its_dead_letter_topic():
     assert f"for kind in {' '.join(RECORD_KINDS)};" in script
     assert f'"${{KAFKA_TOPIC_PREFIX}}${{kind}}{DEAD_LETTER_SUFFIX}"' in script
     assert '--partitions "${KAFKA_TOPIC_PARTITIONS}"' in script
+    assert '--replication-factor "${KAFKA_TOPIC_REPLICATION_FACTOR}"' in script
+
+
+def test_topic_init_and_the_services_read_the_same_topic_settings():
+    services = compose.load({"SECRET_KEY": "x"})["services"]
+    init = compose.environment(services["kafka-init"])
+    for name in ("KAFKA_TOPIC_PREFIX", "KAFKA_TOPIC_PARTITIONS", "KAFKA_TOPIC_REPLICATION_FACTOR"):
+        assert init[name] == compose.environment(services["api"])[name], name
 
 
 def test_every_database_url_the_file_documents_is_one_django_can_use():

@@ -209,3 +209,30 @@ class TestWritesNeedATokenInProduction:
 def test_local_mode_writes_need_no_token(api_client):
     with override_settings(REQUIRE_WRITE_TOKEN=False, API_KEYS=[]):
         assert api_client.post("/users", USER, format="json").status_code == 201
+
+
+def test_kafka_client_variables_are_read_into_settings(tmp_path):
+    values = production_settings(
+        tmp_path,
+        "KAFKA_SECURITY_PROTOCOL",
+        "KAFKA_SASL_MECHANISM",
+        "KAFKA_SASL_PASSWORD",
+        "KAFKA_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_CLIENT_PROPERTIES",
+        KAFKA_SECURITY_PROTOCOL="SASL_SSL",
+        KAFKA_SASL_MECHANISM="SCRAM-SHA-256",
+        KAFKA_SASL_PASSWORD="pw",
+        KAFKA_TOPIC_REPLICATION_FACTOR="3",
+        KAFKA_CLIENT_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM="none",
+        KAFKA_CLIENT_CONFIG='{"sasl.oauthbearer.client.id": "svc"}',
+    )
+    assert values == {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+        "KAFKA_SASL_PASSWORD": "pw",
+        "KAFKA_TOPIC_REPLICATION_FACTOR": 3,
+        "KAFKA_CLIENT_PROPERTIES": {
+            "sasl.oauthbearer.client.id": "svc",
+            "ssl.endpoint.identification.algorithm": "none",
+        },
+    }

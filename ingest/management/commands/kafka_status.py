@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
+from ingest.kafka.client_config import client_config
 from ingest.kafka.lag import lag_by_topic, topic_partitions
 from ingest.kafka.topics import RECORD_KINDS, topic_name
 from ingest.models import DeadLetter, ParkedCoupon
@@ -26,11 +27,10 @@ def topic_rows(group_id: str, bootstrap_servers: str, timeout: float) -> list[di
         .values_list("topic", "count")
     )
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": group_id,
-            "enable.auto.commit": False,
-        }
+        client_config(
+            {"group.id": group_id, "enable.auto.commit": False},
+            bootstrap_servers=bootstrap_servers,
+        )
     )
     try:
         lags = lag_by_topic(consumer, topic_partitions(consumer, topics, timeout), timeout)
