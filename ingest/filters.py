@@ -27,7 +27,10 @@ def _form_error(normalize):
         try:
             return normalize(value)
         except serializers.ValidationError as error:
-            raise forms.ValidationError(error.detail) from None
+            # The message quotes the value, which may hold a '%': pass it as a parameter.
+            raise forms.ValidationError(
+                [forms.ValidationError("%(reason)s", params={"reason": m}) for m in error.detail]
+            ) from None
 
     return clean
 

@@ -53,6 +53,14 @@ def test_a_bad_user_filter_is_a_400_naming_it(api_client, query, message):
     assert message in response.json()[name][0]
 
 
+@pytest.mark.parametrize("name", ["country", "currency"])
+def test_a_bad_code_holding_a_percent_sign_is_a_400_quoting_it(api_client, name):
+    # Found by the fuzzer: the message quotes the value, and a '%' broke its formatting (500).
+    response = api_client.get("/users", {name: "5%s"})
+    assert response.status_code == 400
+    assert "'5%s' is not an ISO" in response.json()[name][0]
+
+
 def test_users_ordering(api_client):
     old = UserFactory(birth_year=1960, registration_date=timezone.now() - timedelta(days=1))
     young = UserFactory(birth_year=1999, registration_date=timezone.now() - timedelta(days=9))
