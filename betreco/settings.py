@@ -70,7 +70,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "rest_framework_api_key",
     "drf_spectacular",
+    "django_filters",
     "ingest",
     "recommendations",
 ]

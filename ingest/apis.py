@@ -2,14 +2,14 @@
 
 from django.db import connection
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from betreco.routing import MAX_ID
 from ingest import selectors, services
+from ingest.filters import CouponFilter, EventFilter, FilterSetSchema, UserFilter
 from ingest.kafka.producer import broker_status
 from ingest.models import Event, User
 from ingest.serializers import CouponOutput, EventOutput, UserOutput
@@ -22,19 +22,11 @@ def _created_or_updated(model, pk) -> int:
 
 class UserListCreateApi(ListAPIView):
     serializer_class = UserOutput
+    filter_backends = [FilterSetSchema]
+    filterset_class = UserFilter
 
     def get_queryset(self):
         return selectors.user_list(filters=self.request.query_params)
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("country", str, description="ISO 3166-1 alpha-2"),
-            OpenApiParameter("currency", str, description="ISO 4217"),
-            OpenApiParameter("gender", str, enum=["M", "F", "X"]),
-        ]
-    )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=UserInput,
@@ -56,19 +48,11 @@ class UserDetailApi(APIView):
 
 class EventListCreateApi(ListAPIView):
     serializer_class = EventOutput
+    filter_backends = [FilterSetSchema]
+    filterset_class = EventFilter
 
     def get_queryset(self):
         return selectors.event_list(filters=self.request.query_params)
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("sport", str, description="Case-insensitive"),
-            OpenApiParameter("league", str, description="Case-insensitive"),
-            OpenApiParameter("country", str, description="ISO 3166-1 alpha-2"),
-        ]
-    )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=EventInput, responses={201: EventOutput, 200: EventOutput})
     def post(self, request):
@@ -86,13 +70,11 @@ class EventDetailApi(APIView):
 
 class CouponListCreateApi(ListAPIView):
     serializer_class = CouponOutput
+    filter_backends = [FilterSetSchema]
+    filterset_class = CouponFilter
 
     def get_queryset(self):
-        return selectors.coupon_list(filters={"user_id": _int_param(self.request, "user_id")})
-
-    @extend_schema(parameters=[OpenApiParameter("user_id", int)])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        return selectors.coupon_list(filters=self.request.query_params)
 
     @extend_schema(
         request=CouponInput,
@@ -168,16 +150,3 @@ def _validated(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
-
-
-def _int_param(request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise serializers.ValidationError({name: ["Must be an integer."]}) from None
-    if not -MAX_ID - 1 <= number <= MAX_ID:  # the database's integers are 64-bit
-        raise serializers.ValidationError({name: ["Must be a 64-bit integer."]})
-    return number
