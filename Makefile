@@ -5,14 +5,25 @@ PY := $(VENV)/bin/python
 PORT ?= 8098
 PRODUCER_PORT ?= 8099
 
-.PHONY: install run test lint format bench clean
+.PHONY: install lock run test lint format bench clean
 
+# requirements-dev.txt is the whole locked set (runtime and dev, every package hashed).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+# Compiles requirements.in and requirements-dev.in into the hashed locks, keeping the
+# current pins where the .in files allow. LOCK_ARGS=--upgrade moves every pin to the
+# newest release in range; LOCK_ARGS="--upgrade-package django" moves one.
+PIP_COMPILE = $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+lock: install
+	$(PIP_COMPILE) --output-file=requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file=requirements-dev.txt requirements-dev.in
 
 # Migrates, starts the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), topics,
 # three consumers, the API on PORT and the producer on PRODUCER_PORT; Ctrl-C stops it all.

@@ -1,6 +1,5 @@
 """The data API: thin views that validate, call one service or selector, serialize."""
 
-from django.db import connection
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -10,7 +9,7 @@ from rest_framework.views import APIView
 
 from ingest import selectors, services
 from ingest.filters import CouponFilter, EventFilter, FilterSetSchema, UserFilter
-from ingest.kafka.producer import broker_status
+from ingest.health import readiness
 from ingest.models import Event, User
 from ingest.serializers import CouponOutput, EventOutput, UserOutput
 from ingest.validation import CouponInput, EventInput, UserInput
@@ -128,22 +127,11 @@ class ReadinessApi(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
-        checks = {"database": _database_ready(), "broker": broker_status()}
-        ready = all(check == "ok" for check in checks.values())
+        result = readiness()
         return Response(
-            {"status": "ready" if ready else "unavailable", "checks": checks},
-            status=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
+            result.as_dict(),
+            status=status.HTTP_200_OK if result.ready else status.HTTP_503_SERVICE_UNAVAILABLE,
         )
-
-
-def _database_ready() -> str:
-    try:
-        connection.ensure_connection()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as error:  # any failure means "not ready"; report it
-        return f"unavailable: {error}"
-    return "ok"
 
 
 def _validated(serializer_class, data) -> dict:

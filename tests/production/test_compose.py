@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from django.core.management import get_commands
+from django.urls import Resolver404, resolve
 
+from betreco.embedded_broker import free_port
 from ingest.kafka.topics import DEAD_LETTER_SUFFIX, RECORD_KINDS
 from tests.production import compose
 
@@ -102,6 +104,64 @@ def test_each_web_role_publishes_and_health_checks_its_own_port():
         assert port in exposed
         assert "/healthz" in " ".join(SERVICES[service]["healthcheck"]["test"])
     assert compose.environment(SERVICES["producer"])["BETRECO_ROLE"] == "producer"
+
+
+LONG_RUNNING = {
+    name: service
+    for name, service in compose.load({"SECRET_KEY": "x"})["services"].items()
+    if service.get("restart") == "unless-stopped"
+}
+ROLE_URLCONF = {"api": "betreco.urls", "producer": "betreco.producer_urls"}
+
+
+def test_every_long_running_service_has_a_healthcheck():
+    assert set(SERVICES) - {"migrate"} <= set(LONG_RUNNING)
+    for name, service in LONG_RUNNING.items():
+        test = service.get("healthcheck", {}).get("test")
+        assert test, f"{name} has no healthcheck"
+        assert test[0] in ("CMD", "CMD-SHELL"), name
+
+
+@pytest.mark.parametrize("name", [n for n in SERVICES if n != "migrate"])
+def test_each_of_our_healthchecks_runs_something_the_project_has(name):
+    service = SERVICES[name]
+    test = service["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "python"], "the image has python, not necessarily curl"
+    if test[2] == "manage.py":
+        assert test[3] in get_commands(), f"manage.py has no command {test[3]}"
+        return
+    assert test[2] == "-c"
+    compile(test[3], f"{name} healthcheck", "exec")
+    path = re.search(r"'(/[\w/]*)'", test[3])[1]
+    urlconf = ROLE_URLCONF[compose.environment(service).get("BETRECO_ROLE", "api")]
+    try:
+        resolve(path, urlconf=urlconf)
+    except Resolver404:
+        pytest.fail(f"{name} checks {path}, which {urlconf} does not route")
+
+
+def test_the_consumer_healthcheck_fails_naming_an_unreachable_broker(tmp_path):
+    # Its command with the service's production environment: the database answers
+    # (a fresh SQLite file), the broker does not (a closed port).
+    service = SERVICES["consumer-coupons"]
+    env = {
+        **os.environ,
+        **compose.environment(service),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # as in the image: manage.py chooses it
+    result = subprocess.run(
+        [sys.executable, *service["healthcheck"]["test"][2:]],
+        cwd=compose.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert json.loads(result.stdout)["checks"]["database"] == "ok"
+    assert "not ready: broker unavailable" in result.stderr
 
 
 def test_each_consumer_reads_its_topic_from_the_seeds_topics_variable():

@@ -83,7 +83,11 @@ class Stack:
         test = self.services[name]["healthcheck"]["test"]
         assert test[0] == "CMD"
         return subprocess.run(
-            executable(test[1:]), env=self.env[name], capture_output=True, timeout=10
+            executable(test[1:]),
+            cwd=compose.REPO,
+            env=self.env[name],
+            capture_output=True,
+            timeout=30,
         ).returncode
 
     def assert_running(self) -> None:
@@ -168,6 +172,8 @@ def test_the_compose_services_carry_a_coupon_from_producer_to_api_and_stop_clean
             stack.assert_running,
         )
         assert stack.healthcheck(name) == 0
+    for name in ["consumer-users", "consumer-events", "consumer-coupons"]:
+        assert stack.healthcheck(name) == 0, f"{name}'s healthcheck failed"
 
     begin = datetime.now(UTC) + timedelta(days=1)
     user = {"birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F"}
