@@ -234,6 +234,10 @@ CONSUMER_BATCH_SIZE = env.int("CONSUMER_BATCH_SIZE", default=5000)
 CONSUMER_OUTBOX_DRAINS = env.list(
     "CONSUMER_OUTBOX_DRAINS", default=["recommendations.outbox.refresh_pending"]
 )
+# `consume_topic --metrics-port` (or this) serves the consumer's /metrics; 0: none.
+# The host is 127.0.0.1 unless set (a container needs 0.0.0.0 to be scraped).
+CONSUMER_METRICS_PORT = env.int("CONSUMER_METRICS_PORT", default=0)
+CONSUMER_METRICS_HOST = env.str("CONSUMER_METRICS_HOST", default="127.0.0.1")
 CONSUMER_DRAIN_INTERVAL = env.float("CONSUMER_DRAIN_INTERVAL", default=1.0)
 PARKED_TIMEOUT_SECONDS = env.int("PARKED_TIMEOUT_SECONDS", default=3600)
 TOPICS = env.list("TOPICS", default=[])
