@@ -57,15 +57,19 @@ def test_requests_are_counted_by_route_method_and_status(client):
     assert delta(view="users/<id:user_id>", method="GET", status="404") == 1
     assert delta(view="unmatched", method="GET", status="404") == 1
     latency = "betreco_http_request_duration_seconds_count"
-    assert value(after, latency, view="users/<id:user_id>") - value(
-        before, latency, view="users/<id:user_id>"
-    ) == 3
+    assert (
+        value(after, latency, view="users/<id:user_id>")
+        - value(before, latency, view="users/<id:user_id>")
+        == 3
+    )
 
 
 def test_the_view_label_never_holds_an_id(client):
     for pk in range(5):
         client.get(f"/users/{pk}")
 
-    views = {labels["view"] for labels in label_sets(metrics(client), "betreco_http_requests_total")}
+    views = {
+        labels["view"] for labels in label_sets(metrics(client), "betreco_http_requests_total")
+    }
 
     assert not any(char.isdigit() for view in views for char in view)
