@@ -133,6 +133,8 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+CACHE_TABLE = "betreco_cache"
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -177,6 +179,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["betreco.auth.ReadOpenWritesNeedToken"],
     "EXCEPTION_HANDLER": "ingest.errors.exception_handler",
 }
+
+# The default cache holds DRF's throttle counts, so it must be one that every
+# gunicorn worker and server shares: a table in the database (created by the
+# migrations: ingest 0003), or Redis when CACHE_URL names one
+# (`redis://host:6379/0`, Django's own Redis backend).
+CACHES = {"default": env.cache("CACHE_URL", default=f"dbcache://{CACHE_TABLE}")}
 
 if not DEBUG:
     # Throttling of anonymous requests, in production only (SPEC §8).
