@@ -38,7 +38,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # compose file), SECURE_SSL_REDIRECT=0. Health probes are never redirected.
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$", r"^metrics/?$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so its latencies include every other middleware (SPEC §11).
+    "betreco.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -131,6 +133,8 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+CACHE_TABLE = "betreco_cache"
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -175,6 +179,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["betreco.auth.ReadOpenWritesNeedToken"],
     "EXCEPTION_HANDLER": "ingest.errors.exception_handler",
 }
+
+# The default cache holds DRF's throttle counts, so it must be one that every
+# gunicorn worker and server shares: a table in the database (created by the
+# migrations: ingest 0003), or Redis when CACHE_URL names one
+# (`redis://host:6379/0`, Django's own Redis backend).
+CACHES = {"default": env.cache("CACHE_URL", default=f"dbcache://{CACHE_TABLE}")}
 
 if not DEBUG:
     # Throttling of anonymous requests, in production only (SPEC §8).
@@ -232,6 +242,10 @@ CONSUMER_BATCH_SIZE = env.int("CONSUMER_BATCH_SIZE", default=5000)
 CONSUMER_OUTBOX_DRAINS = env.list(
     "CONSUMER_OUTBOX_DRAINS", default=["recommendations.outbox.refresh_pending"]
 )
+# `consume_topic --metrics-port` (or this) serves the consumer's /metrics; 0: none.
+# The host is 127.0.0.1 unless set (a container needs 0.0.0.0 to be scraped).
+CONSUMER_METRICS_PORT = env.int("CONSUMER_METRICS_PORT", default=0)
+CONSUMER_METRICS_HOST = env.str("CONSUMER_METRICS_HOST", default="127.0.0.1")
 CONSUMER_DRAIN_INTERVAL = env.float("CONSUMER_DRAIN_INTERVAL", default=1.0)
 PARKED_TIMEOUT_SECONDS = env.int("PARKED_TIMEOUT_SECONDS", default=3600)
 TOPICS = env.list("TOPICS", default=[])

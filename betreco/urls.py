@@ -8,6 +8,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from betreco.metrics import metrics_view
 from betreco.routing import slash_optional
 from ingest.producer_urls import produce_urlpatterns
 
@@ -18,6 +19,7 @@ urlpatterns = [
     *slash_optional("openapi.json", SpectacularJSONAPIView.as_view(), "schema"),
     *slash_optional("docs", SpectacularSwaggerView.as_view(url_name="schema"), "swagger-ui"),
     *slash_optional("redoc", SpectacularRedocView.as_view(url_name="schema"), "redoc"),
+    *slash_optional("metrics", metrics_view, "metrics"),
     path("api-auth/", include("rest_framework.urls")),
     path("", include("recommendations.urls")),
     path("", include("ingest.urls")),

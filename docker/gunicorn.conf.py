@@ -7,9 +7,16 @@ GUNICORN_TIMEOUT (30 s per request) and GUNICORN_GRACEFUL_TIMEOUT (25 s to
 finish in-flight requests after SIGTERM, under the compose stop_grace_period).
 Access and error logs go to stdout/stderr, where the container runtime
 collects them; with LOG_FORMAT=json they are JSON lines like Django's.
+
+Metrics: every worker writes its values to files in PROMETHEUS_MULTIPROC_DIR
+(a fresh temporary folder per server start unless the variable names one,
+emptied at start either way), so `/metrics` sums all workers (betreco/metrics.py).
 """
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 host = os.environ.get("HOST", "0.0.0.0")
 port = int(os.environ.get("PORT", "8098"))
@@ -90,3 +97,38 @@ def post_worker_init(worker):
 
     get_resolver().url_patterns  # noqa: B018  (the import is the point)
     warm_up()
+
+
+_metrics_dir_made_here: str | None = None
+
+
+def on_starting(server):
+    """Give this server's workers an empty metrics folder before any of them starts.
+
+    Set in the master's environment, which the workers inherit; a folder
+    named by PROMETHEUS_MULTIPROC_DIR is emptied, since files of a former
+    run would be summed as if its workers were still counting.
+    """
+    global _metrics_dir_made_here
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        folder = Path(configured)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+    else:
+        _metrics_dir_made_here = tempfile.mkdtemp(prefix="betreco-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir_made_here
+    server.log.info("metrics in %s", os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def child_exit(server, worker):
+    """A worker has gone: its live gauges stop counting (its counters keep their totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _metrics_dir_made_here:
+        shutil.rmtree(_metrics_dir_made_here, ignore_errors=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from betreco import metrics
 from betreco.crashpoints import crash_point
 from ingest.models import User
 from recommendations.answers import answers_compute, answers_store
@@ -152,6 +153,7 @@ def _refresh(now) -> RefreshResult:
         oldest_wait=max((timezone.now() - oldest).total_seconds(), 0.0),
         seconds=time.perf_counter() - started,
     )
+    metrics.RECOMMENDATION_REFRESH.observe(result.seconds)
     logger.debug("refreshed: %s", result)
     return result
 

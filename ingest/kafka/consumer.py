@@ -23,16 +23,19 @@ per batch, dead letters carry their reason in headers, and a database
 outage must hold the same batch (not skip or crash) until it ends.
 """
 
+import contextlib
 import logging
 import os
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
+from betreco import metrics
 from betreco.crashpoints import crash_point
 from ingest.kafka import batch as batches
 from ingest.kafka.admin import ensure_topics
@@ -45,7 +48,7 @@ from ingest.kafka.backoff import (
 from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
 from ingest.kafka.drains import OutboxDrains
-from ingest.kafka.lag import lag_by_topic
+from ingest.kafka.lag import by_topic, lag_by_partition
 from ingest.kafka.parked import parked_upkeep
 from ingest.kafka.progress import Progress
 from ingest.kafka.topics import kind_of_topic
@@ -173,10 +176,12 @@ class ConsumerLoop:
         messages = self._still_assigned(self._without_kafka_errors(collected))
         if messages:
             self.last_activity = time.monotonic()
+            started = time.perf_counter()
             self._handle(messages)
             crash_point("after-store")
         self._commit_pending()
         if messages:
+            metrics.BATCH_DURATION.observe(time.perf_counter() - started)
             crash_point("after-offsets")
             self.drains.after_batch(flow_paused=len(collected) < limit)
         self._maintain()
@@ -256,6 +261,7 @@ class ConsumerLoop:
         logger.debug("stored a batch of %d (%d dead letters)", batch.size, len(batch.failures))
         self.consumed += batch.size
         self.progress.batch_done(batch.size, len(batch.failures))
+        _count_stored(messages, batch.failures)
         for position, offset in batch.next_offsets.items():
             self.pending[position] = max(offset, self.pending.get(position, 0))
 
@@ -309,6 +315,10 @@ class ConsumerLoop:
     def _forget(self, positions: set) -> None:
         for position in positions:
             self.pending.pop(position, None)
+            topic, partition = position
+            # No lag of ours to report for a partition another member now holds.
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(topic, str(partition))
 
     def _maintain(self) -> None:
         """Now and then: parked coupons' upkeep, and a drain (events end without any write)."""
@@ -330,19 +340,24 @@ class ConsumerLoop:
         self.drains.run()
 
     def _lag(self) -> dict[str, int] | None:
+        """Lag per topic for the progress line; per partition into `betreco_consumer_lag`."""
         try:
-            report = lag_by_topic(
+            rows = lag_by_partition(
                 self.consumer, self.consumer.assignment(), timeout=2.0, cached=True
             )
         except KafkaException:
             return None
-        return {topic: row.lag for topic, row in report.items()}
+        for row in rows:
+            metrics.CONSUMER_LAG.labels(row.topic, str(row.partition)).set(row.lag)
+        return {topic: total.lag for topic, total in by_topic(rows).items()}
 
     def _parked_count(self) -> int | None:
         try:
-            return ParkedCoupon.objects.count()
+            count = ParkedCoupon.objects.count()
         except DATABASE_UNAVAILABLE:
             return None
+        metrics.PARKED_COUPONS.set(count)
+        return count
 
     def _close(self) -> None:
         if self.consumer is not None:
@@ -357,6 +372,17 @@ class ConsumerLoop:
             time.monotonic() - self.started,
             self.drains.seconds,
         )
+
+
+def _count_stored(messages: list, failures: list) -> None:
+    """Count a committed batch into `betreco_records_stored` and `betreco_dead_letters`."""
+    stored = Counter(message.topic() for message in messages)
+    for failure in failures:
+        stored[failure.topic] -= 1
+        metrics.DEAD_LETTERS.labels(failure.topic).inc()
+    for topic, count in stored.items():
+        if count:
+            metrics.RECORDS_STORED.labels(topic).inc(count)
 
 
 def _describe(partitions) -> str:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
+from betreco import metrics
 from ingest.kafka.backoff import DATABASE_UNAVAILABLE, drop_database_connections
 
 logger = logging.getLogger("ingest.kafka.consumer")
@@ -45,6 +46,7 @@ class OutboxDrains:
         started = time.monotonic()
         self.last_run = started
         for drain in self.drains:
+            drain_started = time.perf_counter()
             try:
                 drain()
             except DATABASE_UNAVAILABLE as error:
@@ -52,4 +54,12 @@ class OutboxDrains:
                 drop_database_connections()
             except DatabaseError as error:  # e.g. a lock timeout: the rows wait for next time
                 logger.warning("outbox not drained this time: %s", error)
+            metrics.OUTBOX_DRAIN_DURATION.labels(_name(drain)).observe(
+                time.perf_counter() - drain_started
+            )
         self.seconds += time.monotonic() - started
+
+
+def _name(drain: Callable) -> str:
+    """A drain's dotted path, as CONSUMER_OUTBOX_DRAINS names it (the metric's label)."""
+    return f"{getattr(drain, '__module__', '?')}.{getattr(drain, '__qualname__', repr(drain))}"

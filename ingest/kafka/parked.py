@@ -17,6 +17,7 @@ from confluent_kafka import Producer
 from django.conf import settings
 from django.db import transaction
 
+from betreco import metrics
 from ingest import services
 from ingest.kafka.dead_letter import Failure, publish_unpublished, record_dead_letters
 from ingest.models import DeadLetter, ParkedCoupon
@@ -34,20 +35,22 @@ class Upkeep:
 
 def parked_upkeep(producer: Producer) -> Upkeep:
     """Release what became ready, expire what waited too long, publish their dead letters."""
-    released = expired = 0
+    released, expired = 0, []
     if ParkedCoupon.objects.exists():
         released = len(services.release_parked(everything=True))
         if released:
             logger.info("stored %d parked coupons whose references arrived", released)
         expired = _expire()
+        for failure in expired:
+            metrics.DEAD_LETTERS.labels(failure.topic).inc()
     if expired or DeadLetter.objects.filter(published_at__isnull=True).exists():
         publish_unpublished(producer, timeout=PUBLISH_TIMEOUT)
-    return Upkeep(released=released, dead_lettered=expired)
+    return Upkeep(released=released, dead_lettered=len(expired))
 
 
 @transaction.atomic
-def _expire() -> int:
+def _expire() -> list[Failure]:
     max_age = timedelta(seconds=settings.PARKED_TIMEOUT_SECONDS)
     failures = [Failure.of_parked(p) for p in services.expire_parked(max_age=max_age)]
     record_dead_letters(failures, published=False)
-    return len(failures)
+    return failures

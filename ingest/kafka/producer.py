@@ -29,6 +29,7 @@ from confluent_kafka.admin import AdminClient
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
+from betreco import metrics
 from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.topics import SCHEMA_VERSION, Header, topic_name
 
@@ -194,6 +195,7 @@ def publish_records(kind: str, records: list[dict]) -> list[Receipt]:
     """
     topic = topic_name(kind)
     producer = get_producer()
+    started = time.perf_counter()
     deliveries = _Deliveries(len(records))
     headers = [(Header.SCHEMA.value, kind), (Header.SCHEMA_VERSION.value, SCHEMA_VERSION)]
     try:
@@ -206,10 +208,14 @@ def publish_records(kind: str, records: list[dict]) -> list[Receipt]:
                 on_delivery=deliveries.callback(index, record["id"]),
             )
     except (BufferError, KafkaException) as error:
+        metrics.PRODUCE_FAILURES.labels(topic).inc()
         raise BrokerUnavailable(f"Kafka refused the records: {error}") from error
     _await(producer, deliveries)
     if deliveries.errors or deliveries.pending:
+        metrics.PRODUCE_FAILURES.labels(topic).inc()
         raise BrokerUnavailable(_failure_message(len(records), deliveries))
+    metrics.PRODUCE_DURATION.labels(topic).observe(time.perf_counter() - started)
+    metrics.PRODUCED_RECORDS.labels(topic).inc(len(records))
     return deliveries.receipts
 
 

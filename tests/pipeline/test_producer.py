@@ -17,6 +17,7 @@ from tests.pipeline.producer_helpers import (
     unique_prefix,
     user_record,
 )
+from tests.prometheus import value
 
 pytestmark = pytest.mark.kafka
 
@@ -199,3 +200,27 @@ def test_producer_role_schema_validates_without_warnings(producer_role, tmp_path
     )
 
     assert "/coupons:" in (tmp_path / "openapi.yaml").read_text()
+
+
+def test_the_producer_roles_metrics_count_acknowledged_records_and_time_them(
+    api_client, topics, settings
+):
+    settings.ROOT_URLCONF = "betreco.producer_urls"  # BETRECO_ROLE=producer
+    topic = f"{topics}users"
+
+    def scraped():
+        response = api_client.get("/metrics")
+        assert response.status_code == 200
+        return response.content.decode()
+
+    before = scraped()
+    response = api_client.post("/users", [user_record(), user_record()], format="json")
+    assert response.status_code == 202
+    after = scraped()
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("betreco_produced_records_total", topic=topic) == 2
+    assert delta("betreco_produce_duration_seconds_count", topic=topic) == 1
+    assert delta("betreco_http_requests_total", view="users", method="POST", status="202") == 1

@@ -106,6 +106,24 @@ def test_each_web_role_publishes_and_health_checks_its_own_port():
     assert compose.environment(SERVICES["producer"])["BETRECO_ROLE"] == "producer"
 
 
+def test_each_consumer_serves_metrics_on_a_port_it_exposes_and_publishes():
+    consumers = {n: s for n, s in SERVICES.items() if n.startswith("consumer-")}
+    host_ports = []
+    for name, service in consumers.items():
+        env = compose.environment(service)
+        port = env["CONSUMER_METRICS_PORT"]
+        assert env["CONSUMER_METRICS_HOST"] == "0.0.0.0", name  # reachable from outside
+        assert port in service["expose"], name
+        [published] = service["ports"]
+        assert published.rsplit(":", 1)[-1] == port, name
+        host_ports += published.split(":")[:-1]
+    assert len(host_ports) == len(set(host_ports)), "two consumers publish one host port"
+    # Scaled out, a fixed host port would clash: the coupons consumer takes an ephemeral one.
+    assert consumers["consumer-coupons"]["ports"] == [
+        compose.environment(consumers["consumer-coupons"])["CONSUMER_METRICS_PORT"]
+    ]
+
+
 LONG_RUNNING = {
     name: service
     for name, service in compose.load({"SECRET_KEY": "x"})["services"].items()

@@ -24,6 +24,7 @@ import pytest
 
 from betreco.embedded_broker import free_port
 from tests.production import compose
+from tests.prometheus import scrape, value
 
 pytestmark = pytest.mark.kafka
 
@@ -52,6 +53,8 @@ class Stack:
         env.pop("DJANGO_SETTINGS_MODULE", None)  # as in the image: manage.py/wsgi choose it
         if "PORT" in env and name in ("api", "producer"):
             env.update(PORT=str(free_port()), HOST="127.0.0.1")
+        if "CONSUMER_METRICS_PORT" in env:
+            env.update(CONSUMER_METRICS_PORT=str(free_port()), CONSUMER_METRICS_HOST="127.0.0.1")
         self.env[name] = env
         return env
 
@@ -208,6 +211,15 @@ def test_the_compose_services_carry_a_coupon_from_producer_to_api_and_stop_clean
     assert stored["user_id"] == user_receipt["id"]
     assert request("GET", stack.url("api", f"/users/{user_receipt['id']}"))[0] == 200
     assert request("GET", stack.url("api", f"/events/{event_receipt['id']}"))[0] == 200
+
+    # Each consumer's metrics port (published by compose) counts what it stored.
+    metrics_url = (
+        f"http://127.0.0.1:{stack.env['consumer-coupons']['CONSUMER_METRICS_PORT']}/metrics"
+    )
+    coupons_stored = value(
+        scrape(metrics_url), "betreco_records_stored_total", topic=coupon_receipt["topic"]
+    )
+    assert coupons_stored == 1
 
     codes = stack.stop()
     logs = {name: stack.log(name)[-2000:] for name in codes}

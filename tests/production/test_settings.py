@@ -145,6 +145,20 @@ print(anonymous, keyed)
     assert result.stdout.split("\n")[-2] == "[404, 404, 404, 429] [404, 404, 404, 404]"
 
 
+def test_throttle_counts_live_in_the_database_cache_or_in_redis_when_cache_url_names_it(
+    tmp_path,
+):
+    default = production_settings(tmp_path, "CACHES")["CACHES"]["default"]
+    redis = production_settings(tmp_path, "CACHES", CACHE_URL="redis://127.0.0.1:6379/1")
+
+    assert default["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    assert default["LOCATION"] == "betreco_cache"
+    assert redis["CACHES"]["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/1",
+    }
+
+
 def test_log_format_json_writes_one_json_object_per_line(tmp_path):
     result = run_python(
         "import django, logging; django.setup(); "

@@ -2,7 +2,8 @@
 
 A thin shell over `ingest.kafka.consumer.ConsumerLoop`: it names the topics,
 installs SIGTERM/SIGINT handlers (finish the batch, commit, leave the group,
-exit 0) and hands over. With no topic given it reads the seed's `TOPICS`.
+exit 0), serves `/metrics` when given a port, and hands over. With no topic
+given it reads the seed's `TOPICS`.
 """
 
 import signal
@@ -10,6 +11,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from betreco.metrics import serve
 from ingest.kafka.consumer import ConsumerLoop, ConsumerOptions
 from ingest.kafka.topics import RECORD_KINDS, kind_of_topic, topic_name
 
@@ -46,6 +48,19 @@ class Command(BaseCommand):
             metavar="SECONDS",
             help="stop once no message arrived for this long",
         )
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            metavar="PORT",
+            help="serve Prometheus metrics on http://HOST:PORT/metrics "
+            "(default: CONSUMER_METRICS_PORT; 0 or unset: none)",
+        )
+        parser.add_argument(
+            "--metrics-host",
+            metavar="HOST",
+            help="address the metrics server listens on (default: CONSUMER_METRICS_HOST, "
+            "127.0.0.1)",
+        )
 
     def handle(self, *args, **options):
         names = options["topics"] or settings.TOPICS
@@ -59,6 +74,15 @@ class Command(BaseCommand):
         consumer_options.max_messages = options["max_messages"]
         consumer_options.until_idle = options["until_idle"]
         loop = ConsumerLoop(consumer_options)
+        port = options["metrics_port"]
+        if port is None:
+            port = settings.CONSUMER_METRICS_PORT
+        if port:
+            host = options["metrics_host"] or settings.CONSUMER_METRICS_HOST
+            try:
+                serve(port, host)
+            except OSError as error:
+                raise CommandError(f"cannot serve metrics on {host}:{port}: {error}") from error
         signal.signal(signal.SIGTERM, loop.stop)
         signal.signal(signal.SIGINT, loop.stop)
         consumed = loop.run()
