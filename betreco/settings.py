@@ -243,6 +243,9 @@ CONSUMER_OUTBOX_DRAINS = env.list(
     "CONSUMER_OUTBOX_DRAINS", default=["recommendations.outbox.refresh_pending"]
 )
 CONSUMER_DRAIN_INTERVAL = env.float("CONSUMER_DRAIN_INTERVAL", default=1.0)
+# A consumer's progress line comes every 5 s while records flow, and only
+# this often (seconds) while it is idle.
+CONSUMER_IDLE_LOG_INTERVAL = env.float("CONSUMER_IDLE_LOG_INTERVAL", default=60.0)
 PARKED_TIMEOUT_SECONDS = env.int("PARKED_TIMEOUT_SECONDS", default=3600)
 TOPICS = env.list("TOPICS", default=[])
 
