@@ -172,7 +172,7 @@ def _publish(producer: Producer, rows: list[DeadLetter], timeout: float):
             headers=replay_headers(row),
             on_delivery=report(row),
         )
-        logger.info("replaying %s", describe(row))
+        logger.debug("replaying %s", describe(row))
     left = producer.flush(timeout)
     if left:
         producer.purge()
