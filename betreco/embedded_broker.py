@@ -8,7 +8,9 @@ restart starts empty.
     with EmbeddedBroker() as broker:
         print(broker.bootstrap_servers)   # 127.0.0.1:<free port>
 
-`python -m betreco.embedded_broker [--port N]` runs one in the foreground.
+`python -m betreco.embedded_broker [--port N]` runs one in the foreground
+(port 9092 by default, where the service looks without configuration) until
+Ctrl-C or SIGTERM.
 """
 
 import argparse
@@ -116,17 +118,37 @@ class EmbeddedBroker:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=9092)
+    parser.add_argument(
+        "--port", type=int, default=9092, help="port on 127.0.0.1 (default 9092, the service's)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    broker = EmbeddedBroker(args.port, output=None).start()
+    broker = EmbeddedBroker(args.port, output=subprocess.DEVNULL)
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", args.port)) == 0:
+            logger.error(
+                "port %d is taken (a broker already running?): choose another with --port",
+                args.port,
+            )
+            return 1
 
     def forward(signum, _frame):
-        # Only pass the signal on: the main thread is already waiting for the broker.
+        # Only pass the signal on: the main thread is waiting for the broker.
         broker.process.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    try:
+        broker.process = subprocess.Popen(broker.argv(), stdout=broker.output, stderr=None)
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        broker.wait_ready(timeout=30.0)
+    except (RuntimeError, TimeoutError) as error:
+        logger.error("%s", error)
+        return 1
+    # The one line to look for: where clients connect.
+    logger.info(
+        "embedded Kafka broker listening on %s (in memory; Ctrl-C stops it)",
+        broker.bootstrap_servers,
+    )
     return broker.process.wait()
 
 

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from here (no CDN)
     "django_filters",
     "ingest",
     "recommendations",
@@ -100,7 +101,8 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Project-wide template overrides (the ReDoc page without web fonts).
+        "DIRS": [BASE_DIR / "betreco" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -204,6 +206,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # /docs and /redoc load their scripts and styles from this service's own
+    # static files (drf-spectacular-sidecar, pinned in requirements.in), so the
+    # pages work without internet access and never change under us.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No call to the public validator.swagger.io from the docs page.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "PREPROCESSING_HOOKS": ["betreco.routing.without_trailing_slash_duplicates"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -247,6 +257,9 @@ CONSUMER_OUTBOX_DRAINS = env.list(
 CONSUMER_METRICS_PORT = env.int("CONSUMER_METRICS_PORT", default=0)
 CONSUMER_METRICS_HOST = env.str("CONSUMER_METRICS_HOST", default="127.0.0.1")
 CONSUMER_DRAIN_INTERVAL = env.float("CONSUMER_DRAIN_INTERVAL", default=1.0)
+# A consumer's progress line comes every 5 s while records flow, and only
+# this often (seconds) while it is idle.
+CONSUMER_IDLE_LOG_INTERVAL = env.float("CONSUMER_IDLE_LOG_INTERVAL", default=60.0)
 PARKED_TIMEOUT_SECONDS = env.int("PARKED_TIMEOUT_SECONDS", default=3600)
 TOPICS = env.list("TOPICS", default=[])
 

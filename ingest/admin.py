@@ -7,13 +7,14 @@ those relations in the same query (`list_select_related`, annotations) so a
 page of 100 rows stays a handful of queries.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from ingest.ids import new_id
+from ingest.kafka import replay
 from ingest.models import (
     Coupon,
     DeadLetter,
@@ -232,16 +233,48 @@ class ParkedCouponAdmin(admin.ModelAdmin):
 class DeadLetterAdmin(admin.ModelAdmin):
     """A log of what went to dead-letter topics: read it, do not rewrite history."""
 
-    list_display = ["created_at", "topic", "partition", "offset", "key", "short_reason"]
-    list_filter = ["topic"]
+    list_display = [
+        "created_at",
+        "topic",
+        "partition",
+        "offset",
+        "key",
+        "short_reason",
+        "replayed_at",
+    ]
+    list_filter = ["topic", ("replayed_at", admin.EmptyFieldListFilter)]
     search_fields = ["key", "reason", "topic"]
     date_hierarchy = "created_at"
+    actions = ["replay_selected"]
 
     def get_readonly_fields(self, request, obj=None):
         """Existing letters are history; a new one can still be written by hand."""
         if obj is None:
             return []
-        return ["topic", "partition", "offset", "key", "reason", "created_at"]
+        return [
+            "topic",
+            "partition",
+            "offset",
+            "key",
+            "reason",
+            "created_at",
+            "published_at",
+            "replayed_at",
+        ]
+
+    @admin.action(description="Replay selected (publish back to their source topic)")
+    def replay_selected(self, request, queryset):
+        """What `manage.py replay_dead_letters` does, for the selected dead letters."""
+        skipped = queryset.count() - replay.pending(queryset).count()
+        try:
+            count = replay.replay(queryset)
+        except replay.ReplayFailed as error:
+            self.message_user(
+                request, f"Replayed {replay.counted(error.replayed)}; {error}.", messages.ERROR
+            )
+            return
+        note = f" {skipped} skipped: already replayed or not yet published." if skipped else ""
+        self.message_user(request, f"Replayed {replay.counted(count)}.{note}", messages.SUCCESS)
 
     @admin.display(description="reason")
     def short_reason(self, letter):

@@ -173,7 +173,8 @@ class DeadLetter(models.Model):
     It keeps the dead-letter message itself (value and headers), so one
     written before it could be published (a parked coupon that expired) is
     published from here after the commit: `published_at` stays empty until
-    the broker acknowledged it.
+    the broker acknowledged it. `manage.py replay_dead_letters` publishes it
+    back to its source topic and sets `replayed_at`, so it is replayed once.
     """
 
     topic = models.CharField(max_length=200)
@@ -185,6 +186,12 @@ class DeadLetter(models.Model):
     headers = models.JSONField(default=list, blank=True, help_text="The dead letter's headers")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    replayed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When it was published back to its source topic (replay_dead_letters)",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -180,7 +180,10 @@ class Pipeline:
 
     def dead_letters(self, kind: str, expected: int, timeout: float = 20.0) -> list:
         """The first `expected` messages of `kind`'s dead-letter topic."""
-        topic = dead_letter_topic(self.topic(kind))
+        return self.messages(dead_letter_topic(self.topic(kind)), expected, timeout)
+
+    def messages(self, topic: str, expected: int, timeout: float = 20.0) -> list:
+        """The first `expected` messages of `topic` (fewer if no more come within `timeout`)."""
         reader = Consumer(
             {
                 "bootstrap.servers": self.bootstrap,

@@ -8,20 +8,47 @@ auto-create would choose.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from django.conf import settings
 
+from ingest.kafka.backoff import retry
 from ingest.kafka.client_config import client_config
+from ingest.kafka.logs import with_logging
 from ingest.kafka.topics import RECORD_KINDS, dead_letter_topic, topic_name
 
 logger = logging.getLogger(__name__)
 
 
 def admin_client(bootstrap_servers: str | None = None) -> AdminClient:
-    return AdminClient(client_config(bootstrap_servers=bootstrap_servers))
+    return AdminClient(with_logging(client_config(bootstrap_servers=bootstrap_servers)))
+
+
+def wait_for_broker(
+    bootstrap_servers: str, *, should_stop: Callable[[], bool], timeout: float = 2.0
+) -> None:
+    """Return once the broker answers a metadata request; one log line per attempt until then.
+
+    One client for all attempts, so a slow connection (TLS, SASL) is not
+    started over each time: librdkafka keeps connecting in the background.
+    """
+    admin = admin_client(bootstrap_servers)
+
+    def answers() -> None:
+        try:
+            admin.list_topics(timeout=timeout)
+        finally:
+            admin.poll(0)  # its log lines and errors, rate-limited (ingest.kafka.logs)
+
+    retry(
+        answers,
+        what="connecting to the broker",
+        waiting_for=f"the Kafka broker at {bootstrap_servers}",
+        retry_on=(KafkaException,),
+        should_stop=should_stop,
+    )
 
 
 def topic_names(kinds: Iterable[str] = RECORD_KINDS) -> list[str]:

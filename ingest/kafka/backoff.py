@@ -48,17 +48,32 @@ def retry(
     should_stop: Callable[[], bool],
     on_failure: Callable[[], None] = lambda: None,
     max_delay: float = MAX_DELAY,
+    waiting_for: str | None = None,
 ):
-    """Run `step` until it does not raise one of `retry_on`; raise Stopped if told to stop."""
+    """Run `step` until it does not raise one of `retry_on`; raise Stopped if told to stop.
+
+    Each failure is one log line: "`what` failed (attempt n): error; retrying
+    in d s", or with `waiting_for` (e.g. "the Kafka broker at host:9092")
+    "waiting for `waiting_for` (attempt n, next in d s): error".
+    """
     delay, attempt = FIRST_DELAY, 1
     while True:
         try:
             result = step()
         except retry_on as error:
             on_failure()
-            logger.warning(
-                "%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, error, delay
-            )
+            if waiting_for:
+                logger.warning(
+                    "waiting for %s (attempt %d, next in %g s): %s",
+                    waiting_for,
+                    attempt,
+                    delay,
+                    error,
+                )
+            else:
+                logger.warning(
+                    "%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, error, delay
+                )
             sleep_unless_stopped(delay, should_stop)
             delay, attempt = min(delay * 2, max_delay), attempt + 1
             continue

@@ -38,7 +38,7 @@ from django.db import DatabaseError, close_old_connections
 from betreco import metrics
 from betreco.crashpoints import crash_point
 from ingest.kafka import batch as batches
-from ingest.kafka.admin import ensure_topics
+from ingest.kafka.admin import ensure_topics, wait_for_broker
 from ingest.kafka.backoff import (
     DATABASE_UNAVAILABLE,
     Stopped,
@@ -49,6 +49,7 @@ from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
 from ingest.kafka.drains import OutboxDrains
 from ingest.kafka.lag import by_topic, lag_by_partition
+from ingest.kafka.logs import log_error, with_logging
 from ingest.kafka.parked import parked_upkeep
 from ingest.kafka.progress import Progress
 from ingest.kafka.topics import kind_of_topic
@@ -58,7 +59,6 @@ logger = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL = 5.0
 FILL_WAIT = 0.1  # seconds one consume call waits while a batch fills
-KAFKA_ERROR_LOG_INTERVAL = 10.0
 DEAD_LETTER_TIMEOUT = 10.0
 
 
@@ -91,7 +91,7 @@ def consumer_config(options: ConsumerOptions) -> dict:
         bootstrap_servers=options.bootstrap_servers,
     )
     logger.debug("Kafka consumer: %s", redacted(config))
-    return {**config, "logger": logger}
+    return with_logging(config)
 
 
 class ConsumerLoop:
@@ -102,12 +102,11 @@ class ConsumerLoop:
         self.kinds = [kind_of_topic(topic) for topic in options.topics]
         self.stopping = False
         self.pending: dict[tuple[str, int], int] = {}  # stored, not yet committed
-        self.progress = Progress()
+        self.progress = Progress(idle_interval=settings.CONSUMER_IDLE_LOG_INTERVAL)
         self.consumed = 0
         self.last_activity = time.monotonic()
         self.assigned_once = False
         self.next_maintenance = 0.0
-        self.kafka_errors_logged: dict[int, float] = {}
         self.consumer: Consumer | None = None
         self.producer = None
         self.drains = OutboxDrains()
@@ -124,6 +123,7 @@ class ConsumerLoop:
     def run(self) -> int:
         """Consume until stopped or a bound is reached; returns the number of messages handled."""
         try:
+            wait_for_broker(self.options.bootstrap_servers, should_stop=self.should_stop)
             retry(
                 lambda: ensure_topics(self.options.bootstrap_servers, self.kinds),
                 what="creating topics",
@@ -232,12 +232,11 @@ class ConsumerLoop:
         return good
 
     def _log_kafka_error(self, error: KafkaError) -> None:
+        """An error handed over with the messages: fatal ends the loop, others are logged
+        as the client's `error_cb` logs them (once a minute per code)."""
         if error.fatal():
             raise KafkaException(error)
-        now = time.monotonic()
-        if now - self.kafka_errors_logged.get(error.code(), 0) >= KAFKA_ERROR_LOG_INTERVAL:
-            self.kafka_errors_logged[error.code()] = now
-            logger.warning("Kafka: %s (the client reconnects by itself)", error.str())
+        log_error(error)
 
     def _handle(self, messages: list) -> None:
         """Store one batch, publish its dead letters, and mark its offsets for commit."""

@@ -26,6 +26,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from ingest.kafka.client_config import client_config
+from ingest.kafka.logs import with_logging
 from ingest.kafka.topics import SCHEMA_VERSION, Header, dead_letter_topic, topic_name
 from ingest.models import DeadLetter, ParkedCoupon
 
@@ -221,4 +222,4 @@ def dead_letter_producer(bootstrap_servers: str | None = None) -> Producer:
     config = client_config(
         {"enable.idempotence": True, "acks": "all"}, bootstrap_servers=bootstrap_servers
     )
-    return Producer({**config, "logger": logger})
+    return Producer(with_logging(config))

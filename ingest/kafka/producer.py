@@ -31,6 +31,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from betreco import metrics
 from ingest.kafka.client_config import client_config, redacted
+from ingest.kafka.logs import log_error, with_logging
 from ingest.kafka.topics import SCHEMA_VERSION, Header, topic_name
 
 logger = logging.getLogger(__name__)
@@ -78,11 +79,7 @@ def _config(timeout_ms: int) -> dict:
 
 
 def _with_callbacks(config: dict) -> dict:
-    return {
-        **config,
-        "error_cb": _on_error,
-        "logger": logging.getLogger("ingest.kafka.librdkafka"),
-    }
+    return with_logging(config, error_cb=_on_error)
 
 
 def _on_error(error: KafkaError) -> None:
@@ -91,10 +88,8 @@ def _on_error(error: KafkaError) -> None:
     if error.fatal():
         logger.error("fatal Kafka producer error; the next publish makes a new producer: %s", error)
         _producer_key = None  # not reset_producer(): this runs inside the producer's poll
-    elif error.code() == KafkaError._ALL_BROKERS_DOWN:
-        logger.warning("Kafka producer: %s", error.str())
     else:
-        logger.debug("Kafka producer: %s", error.str())
+        log_error(error)
 
 
 def get_producer() -> Producer:
@@ -124,7 +119,11 @@ def warm_up(timeout: float = 2.0) -> None:
     try:
         get_producer().list_topics(timeout=timeout)
     except KafkaException as error:
-        logger.warning("producer warm-up: the broker did not answer yet (%s)", error)
+        logger.warning(
+            "producer warm-up: the Kafka broker at %s did not answer yet (%s)",
+            settings.KAFKA_BOOTSTRAP_SERVERS,
+            error,
+        )
 
 
 def _serve_reports(producer: Producer) -> None:
@@ -243,14 +242,15 @@ _broker_check_lock = threading.Lock()
 
 def broker_status() -> str:
     """'ok' when the broker answers a metadata request, else 'unavailable: why' (cached 2 s)."""
-    # Its connection errors are the answer (in /readyz), not log lines.
+    # Its connection errors are the answer (in /readyz), not log lines: its log
+    # lines and errors are never polled for, so never logged, and never on stderr.
     config = client_config({"socket.connection.setup.timeout.ms": 1000, "log_level": 2})
     key = repr(sorted(config.items()))
     with _broker_check_lock:
         fresh = time.monotonic() - _broker_check["at"] < BROKER_CHECK_CACHE_SECONDS
         if fresh and _broker_check["key"] == key:
             return _broker_check["result"]
-        admin = AdminClient(config)
+        admin = AdminClient(with_logging(config))
         try:
             admin.list_topics(timeout=BROKER_CHECK_TIMEOUT_SECONDS)
             result = "ok"

@@ -4,7 +4,9 @@
     dead-lettered 2, lag 1500 (users 0, events 1500, coupons 0), parked 3
 
 (one line; `lag ?` / `parked ?` when the broker or the database could not
-be asked).
+be asked). Logged every `interval` seconds while something happens
+(records consumed, dead letters written), and every `idle_interval`
+seconds (a minute by default) while nothing does.
 """
 
 import logging
@@ -14,17 +16,20 @@ from collections.abc import Callable
 logger = logging.getLogger("ingest.kafka.consumer")
 
 LOG_INTERVAL = 5.0
+IDLE_LOG_INTERVAL = 60.0
 
 
 class Progress:
-    """Counts records and logs one progress line every `interval` seconds."""
+    """Counts records and logs a progress line every `interval` s, or `idle_interval` s if idle."""
 
-    def __init__(self, interval: float = LOG_INTERVAL):
+    def __init__(self, interval: float = LOG_INTERVAL, idle_interval: float = IDLE_LOG_INTERVAL):
         self.interval = interval
+        self.idle_interval = max(idle_interval, interval)
         self.total = 0
         self.dead_lettered = 0
         self.last_batch = 0
         self._since_log = 0
+        self._dead_lettered_at_log = 0
         self._logged_at = time.monotonic()
 
     def batch_done(self, size: int, dead_lettered: int) -> None:
@@ -36,10 +41,11 @@ class Progress:
     def maybe_log(
         self, lag: Callable[[], dict[str, int] | None], parked: Callable[[], int | None]
     ) -> None:
-        """Log the progress line if `interval` has passed; `lag`/`parked` are asked only then."""
+        """Log the progress line if it is due; `lag`/`parked` are asked only then."""
         now = time.monotonic()
         elapsed = now - self._logged_at
-        if elapsed < self.interval:
+        busy = self._since_log or self.dead_lettered != self._dead_lettered_at_log
+        if elapsed < (self.interval if busy else self.idle_interval):
             return
         by_topic, parked_count = lag(), parked()
         lag_text = "?"
@@ -59,3 +65,4 @@ class Progress:
             "?" if parked_count is None else parked_count,
         )
         self._since_log, self._logged_at = 0, now
+        self._dead_lettered_at_log = self.dead_lettered

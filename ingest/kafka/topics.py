@@ -22,6 +22,20 @@ class Header(StrEnum):
     ORIGINAL_TOPIC = "dead-letter-original-topic"
     ORIGINAL_PARTITION = "dead-letter-original-partition"
     ORIGINAL_OFFSET = "dead-letter-original-offset"
+    # On a dead letter published back to its source topic: how many times it was.
+    REPLAYED = "betreco-replayed"
+
+
+# The headers a dead letter adds, which a replay takes off again.
+DEAD_LETTER_HEADERS = frozenset(
+    {
+        Header.ERROR,
+        Header.ERROR_KIND,
+        Header.ORIGINAL_TOPIC,
+        Header.ORIGINAL_PARTITION,
+        Header.ORIGINAL_OFFSET,
+    }
+)
 
 
 def topic_name(kind: str) -> str:

@@ -11,6 +11,7 @@ from django.db.models import Count
 
 from ingest.kafka.client_config import client_config
 from ingest.kafka.lag import lag_by_topic, topic_partitions
+from ingest.kafka.logs import with_logging
 from ingest.kafka.topics import RECORD_KINDS, topic_name
 from ingest.models import DeadLetter, ParkedCoupon
 
@@ -27,9 +28,11 @@ def topic_rows(group_id: str, bootstrap_servers: str, timeout: float) -> list[di
         .values_list("topic", "count")
     )
     consumer = Consumer(
-        client_config(
-            {"group.id": group_id, "enable.auto.commit": False},
-            bootstrap_servers=bootstrap_servers,
+        with_logging(
+            client_config(
+                {"group.id": group_id, "enable.auto.commit": False},
+                bootstrap_servers=bootstrap_servers,
+            )
         )
     )
     try:

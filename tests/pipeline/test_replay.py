@@ -1,0 +1,112 @@
+"""Dead-letter replay (SPEC §11): back to the source topic, once each, through a real broker."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from ingest.kafka.replay import replay_headers
+from ingest.kafka.topics import Header
+from ingest.models import Coupon, DeadLetter
+from tests.kafka_pipeline import coupon, event, header_map, user
+
+pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
+
+
+def replay(*args: str) -> list[str]:
+    out = StringIO()
+    call_command("replay_dead_letters", *args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def test_a_coupon_dead_lettered_after_parking_is_replayed_once_its_user_arrived(pipeline):
+    pipeline.produce("events", [event(10)])
+    pipeline.produce("coupons", [coupon(100, 777, [10])])
+    pipeline.consume("coupons", "events", idle=4, env={"PARKED_TIMEOUT_SECONDS": 1})
+    letter = DeadLetter.objects.get()
+    assert letter.published_at is not None
+    assert not Coupon.objects.exists()
+
+    pipeline.produce("users", [user(777)])
+    pipeline.consume("users")
+    assert replay("coupons", "--dry-run")[-1] == "Would replay 1 dead letter."
+    assert replay("coupons", "--reason", "INVALID-JSON")[-1] == "Replayed 0 dead letters."
+    assert replay("events")[-1] == "Replayed 0 dead letters."
+    output = replay("coupons", "--reason", "LACKS USER 777")
+    assert output[-1] == "Replayed 1 dead letter."
+    assert output[0].startswith(f"replayed #{letter.pk} {pipeline.topic('coupons')}[")
+
+    pipeline.consume("coupons")
+    assert Coupon.objects.get(pk=100).selections.count() == 1
+    letter.refresh_from_db()
+    assert letter.replayed_at is not None
+    assert replay("coupons") == ["Replayed 0 dead letters."]
+    # In the topic: the original coupon, then the replay with the original headers only.
+    original, replayed = pipeline.messages(pipeline.topic("coupons"), expected=3, timeout=5)
+    assert json.loads(replayed.value())["id"] == json.loads(original.value())["id"] == 100
+    assert replayed.key() == b"100"
+    assert header_map(replayed) == {
+        Header.SCHEMA: "coupons",
+        Header.SCHEMA_VERSION: "1",
+        Header.REPLAYED: "1",
+    }
+
+
+def test_a_poison_message_replayed_is_dead_lettered_again_and_says_so(pipeline):
+    pipeline.produce("users", [b"{not json"])
+    pipeline.consume("users")
+    first = DeadLetter.objects.get()
+
+    assert replay()[-1] == "Replayed 1 dead letter."
+    pipeline.consume("users")
+
+    again = DeadLetter.objects.exclude(pk=first.pk).get()
+    assert again.value == "{not json"
+    assert again.reason.startswith("invalid-json")
+    assert again.replayed_at is None
+    assert dict(again.headers)[Header.REPLAYED] == "1"
+    assert len(pipeline.dead_letters("users", expected=2)) == 2
+    # Another replay would be its second: the listing says so.
+    output = replay("users", "--dry-run")
+    assert output == [
+        f"would replay #{again.pk} {again.topic}[{again.partition}]@{again.offset} key -: "
+        f"{again.reason} (replayed 1 time before)",
+        "Would replay 1 dead letter.",
+    ]
+    assert [h for h in replay_headers(again) if h[0] == Header.REPLAYED] == [
+        (Header.REPLAYED.value, b"2")
+    ]
+
+
+def test_the_admin_replays_the_selected_dead_letters(pipeline, admin_client):
+    topic = pipeline.topic("users")
+    record = json.dumps(user(5))
+    letters = [
+        DeadLetter.objects.create(
+            topic=topic,
+            partition=0,
+            offset=offset,
+            key="5",
+            value=record,
+            reason="r",
+            headers=[[Header.SCHEMA.value, "users"], [Header.ERROR.value, "why"]],
+            published_at=timezone.now(),
+            replayed_at=replayed_at,
+        )  # fmt: skip
+        for offset, replayed_at in ((1, None), (2, timezone.now()))
+    ]
+    response = admin_client.post(
+        reverse("admin:ingest_deadletter_changelist"),
+        {"action": "replay_selected", "_selected_action": [letter.pk for letter in letters]},
+        follow=True,
+    )
+    assert "Replayed 1 dead letter. 1 skipped: already replayed or not yet published." in (
+        response.content.decode()
+    )
+    [message] = pipeline.messages(topic, expected=1)
+    assert message.value().decode() == record
+    assert header_map(message) == {Header.SCHEMA: "users", Header.REPLAYED: "1"}
+    assert not DeadLetter.objects.filter(replayed_at__isnull=True).exists()
