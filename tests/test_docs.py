@@ -49,6 +49,7 @@ from django.conf import settings
 django.setup()
 settings.STATIC_ROOT = {str(tmp_path / "static")!r}
 from django.core.management import call_command
+call_command("migrate", verbosity=0)  # as production does first (throttles use a table)
 call_command("collectstatic", interactive=False, verbosity=0)
 from django.test import Client
 client, answers = Client(), {{}}
