@@ -15,7 +15,8 @@ Each iteration:
 A crash at any point replays the uncommitted batch, which the idempotent
 upserts store as if for the first time; work owed after a commit waits in
 the database for the next drain. Every few seconds the loop logs a
-progress line and looks after parked coupons (`parked`).
+progress line, reports its figures for the status page (`reporting`) and
+looks after parked coupons (`parked`).
 
 The loop is written on confluent-kafka directly, not on a stream-processing
 library, because one process consumes several topics into one transaction
@@ -27,6 +28,7 @@ import logging
 import os
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -45,10 +47,11 @@ from ingest.kafka.backoff import (
 from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
 from ingest.kafka.drains import OutboxDrains
-from ingest.kafka.lag import lag_by_topic
+from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
 from ingest.kafka.parked import parked_upkeep
 from ingest.kafka.progress import Progress
-from ingest.kafka.topics import kind_of_topic
+from ingest.kafka.reporting import Reporter
+from ingest.kafka.topics import kind_of_topic, topic_name
 from ingest.models import ParkedCoupon
 
 logger = logging.getLogger(__name__)
@@ -100,6 +103,7 @@ class ConsumerLoop:
         self.stopping = False
         self.pending: dict[tuple[str, int], int] = {}  # stored, not yet committed
         self.progress = Progress()
+        self.reporter = Reporter(f"{socket.gethostname()}:{os.getpid()}")
         self.consumed = 0
         self.last_activity = time.monotonic()
         self.assigned_once = False
@@ -182,6 +186,7 @@ class ConsumerLoop:
         self._maintain()
         self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
         self.progress.maybe_log(self._lag, self._parked_count)
+        self.reporter.maybe_report(self._partition_lag)
 
     def _collect(self, limit: int) -> list:
         """Up to `limit` messages: a full batch under load, what there is once the flow pauses.
@@ -256,8 +261,17 @@ class ConsumerLoop:
         logger.debug("stored a batch of %d (%d dead letters)", batch.size, len(batch.failures))
         self.consumed += batch.size
         self.progress.batch_done(batch.size, len(batch.failures))
+        self._count(messages, batch.failures)
         for position, offset in batch.next_offsets.items():
             self.pending[position] = max(offset, self.pending.get(position, 0))
+
+    def _count(self, messages: list, failures: list) -> None:
+        """Per topic, what was stored (or parked) and what was dead-lettered, for `reporting`."""
+        handled = Counter(message.topic() for message in messages)
+        dead = Counter(failure.topic for failure in failures)
+        for topic in handled.keys() | dead.keys():
+            stored = max(handled[topic] - dead[topic], 0)
+            self.reporter.count(topic, stored=stored, dead_lettered=dead[topic])
 
     def _retry_store(self, step, what: str):
         return retry(
@@ -319,7 +333,9 @@ class ConsumerLoop:
         self.next_maintenance = now + interval
         close_old_connections()  # renews the connection in idle times too
         try:
-            self.progress.dead_lettered += parked_upkeep(self.producer).dead_lettered
+            expired = parked_upkeep(self.producer).dead_lettered
+            self.progress.dead_lettered += expired
+            self.reporter.count(topic_name("coupons"), dead_lettered=expired)
         except DATABASE_UNAVAILABLE as error:
             logger.warning("parked coupons not checked, the database is unavailable: %s", error)
             drop_database_connections()
@@ -329,14 +345,19 @@ class ConsumerLoop:
             logger.warning("expired parked coupons not dead-lettered yet: %s", error)
         self.drains.run()
 
-    def _lag(self) -> dict[str, int] | None:
+    def _partition_lag(self) -> list[PartitionLag] | None:
         try:
-            report = lag_by_topic(
+            return lag_by_partition(
                 self.consumer, self.consumer.assignment(), timeout=2.0, cached=True
             )
         except KafkaException:
             return None
-        return {topic: row.lag for topic, row in report.items()}
+
+    def _lag(self) -> dict[str, int] | None:
+        rows = self._partition_lag()
+        if rows is None:
+            return None
+        return {topic: row.lag for topic, row in by_topic(rows).items()}
 
     def _parked_count(self) -> int | None:
         try:
@@ -347,6 +368,7 @@ class ConsumerLoop:
     def _close(self) -> None:
         if self.consumer is not None:
             self._commit_pending()
+            self.reporter.report(self._partition_lag())
             self.consumer.close()  # leaves the group at once
         if self.producer is not None:
             self.producer.flush(DEAD_LETTER_TIMEOUT)

@@ -25,18 +25,31 @@ def topic_partitions(consumer: Consumer, topics: Iterable[str], timeout: float) 
     ]
 
 
-def lag_by_topic(
+@dataclass
+class PartitionLag:
+    topic: str
+    partition: int
+    end: int  # the high watermark
+    committed: int  # the group's committed offset (none counts as the low watermark)
+
+    @property
+    def lag(self) -> int:
+        return max(self.end - self.committed, 0)
+
+
+def lag_by_partition(
     consumer: Consumer, partitions: list, timeout: float, *, cached: bool = False
-) -> dict[str, TopicLag]:
-    """Per topic: end offset, committed offset and lag of the consumer's group over `partitions`.
+) -> list[PartitionLag]:
+    """End offset and committed offset of the consumer's group on each of `partitions`.
 
     `cached`: use the end offsets of the consumer's last fetch responses
-    (free, for a consumer's own progress line) instead of asking the broker
-    per partition, which waits behind the consumer's long-polling fetches.
+    (free, for a consumer's own reports) instead of asking the broker per
+    partition, which waits behind the consumer's long-polling fetches. A
+    partition nothing was fetched from yet is left out.
     """
-    report: dict[str, TopicLag] = {}
+    rows = []
     if not partitions:
-        return report
+        return rows
     for committed in consumer.committed(partitions, timeout=timeout):
         low, high = consumer.get_watermark_offsets(
             TopicPartition(committed.topic, committed.partition), timeout=timeout, cached=cached
@@ -44,8 +57,23 @@ def lag_by_topic(
         if high < 0:  # nothing fetched from this partition yet
             continue
         done = committed.offset if committed.offset >= 0 else low
-        row = report.setdefault(committed.topic, TopicLag(committed.topic))
-        row.end += high
-        row.committed += done
-        row.lag += max(high - done, 0)
+        rows.append(PartitionLag(committed.topic, committed.partition, high, done))
+    return rows
+
+
+def lag_by_topic(
+    consumer: Consumer, partitions: list, timeout: float, *, cached: bool = False
+) -> dict[str, TopicLag]:
+    """Per topic: end offset, committed offset and lag of the consumer's group over `partitions`."""
+    return by_topic(lag_by_partition(consumer, partitions, timeout, cached=cached))
+
+
+def by_topic(rows: Iterable[PartitionLag]) -> dict[str, TopicLag]:
+    """Partition rows summed per topic."""
+    report: dict[str, TopicLag] = {}
+    for row in rows:
+        total = report.setdefault(row.topic, TopicLag(row.topic))
+        total.end += row.end
+        total.committed += row.committed
+        total.lag += row.lag
     return report
