@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django_filters",
     "ingest",
     "recommendations",
+    "status",
 ]
 
 MIDDLEWARE = [

@@ -19,6 +19,7 @@ urlpatterns = [
     *slash_optional("docs", SpectacularSwaggerView.as_view(url_name="schema"), "swagger-ui"),
     *slash_optional("redoc", SpectacularRedocView.as_view(url_name="schema"), "redoc"),
     path("api-auth/", include("rest_framework.urls")),
+    path("", include("status.urls")),
     path("", include("recommendations.urls")),
     path("", include("ingest.urls")),
     *produce_urlpatterns,
