@@ -7,6 +7,7 @@ from django.conf import settings
 
 from ingest.kafka.reporting import bucket_of
 from ingest.models import ConsumerStat
+from tests.production.test_settings import run_python
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("readiness_answers")]
 
@@ -46,3 +47,33 @@ def test_neither_answer_shows_a_secret(client):
 
 def test_the_status_page_only_reads(client):
     assert client.post("/status.json").status_code == 405
+
+
+def test_the_page_and_its_scripts_are_served_with_production_settings(tmp_path):
+    # As in the image: collectstatic (hashed, compressed names), then WhiteNoise serves them.
+    code = f"""
+import re, django
+from django.conf import settings
+django.setup()
+settings.STATIC_ROOT = {str(tmp_path / "static")!r}
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+call_command("collectstatic", interactive=False, verbosity=0)
+from django.test import Client
+client = Client()
+page = client.get("/status", secure=True)
+assert page.status_code == 200, page.status_code
+scripts = re.findall(r'src="([^"]+)"', page.content.decode())
+assert any("uPlot.iife.min." in s for s in scripts), scripts
+for url in scripts + re.findall(r'href="(/static/[^"]+)"', page.content.decode()):
+    answer = client.get(url, secure=True)
+    assert answer.status_code == 200, (url, answer.status_code)
+    print("served", url)
+assert client.get("/status.json", secure=True).status_code == 200
+"""
+    result = run_python(code, tmp_path, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1")
+
+    assert result.returncode == 0, result.stderr
+    served = result.stdout
+    assert "served /static/status/vendor/uplot-1.6.32/uPlot.iife.min." in served
+    assert "served /static/status/status." in served

@@ -128,7 +128,16 @@
       width: Math.max(chartBox.clientWidth, 300),
       height: 260,
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max * 1.1, 1)] } },
-      axes: [{}, { label: "records/s", size: 60 }],
+      legend: { live: false },
+      axes: [
+        {
+          values: (u, splits) =>
+            splits.map((t) =>
+              new Date(t * 1000).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })
+            ),
+        },
+        { label: "records/s", size: 60 },
+      ],
       series: [
         {},
         ...figures.topics.map((t) => ({
@@ -137,7 +146,6 @@
           width: 2,
           fill: (COLORS[t.kind] || "#6b7280") + "1a",
           points: { show: false },
-          value: (u, v) => (v == null ? "–" : number(v) + "/s"),
         })),
       ],
     };
