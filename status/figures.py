@@ -57,25 +57,29 @@ def status_figures(*, now: float | None = None) -> dict:
 
 
 def throughput_figures(topics: list[str], *, now: float) -> dict:
-    """Records/s per topic in each bucket of the window, its totals, and the last minute's rate."""
-    last = bucket_of(now)
-    first = last - WINDOW_SECONDS + BUCKET_SECONDS
+    """Records/s per topic in each full bucket of the window, its totals, the last minute's rate.
+
+    The chart and the rate end with the last full bucket: the one filling
+    now would read as a drop. The totals count it too, so they move at once.
+    """
+    current = bucket_of(now)
+    last = current - BUCKET_SECONDS
+    first = current - WINDOW_SECONDS
     buckets = list(range(first, last + BUCKET_SECONDS, BUCKET_SECONDS))
     index = {bucket: i for i, bucket in enumerate(buckets)}
     series = {topic: [0.0] * len(buckets) for topic in topics}
     stored = dict.fromkeys(topics, 0)
     dead = dict.fromkeys(topics, 0)
     recent = dict.fromkeys(topics, 0)
-    rows = ConsumerStat.objects.filter(topic__in=topics, bucket__gte=first).values_list(
-        "topic", "bucket", "stored", "dead_lettered"
-    )
+    rows = ConsumerStat.objects.filter(
+        topic__in=topics, bucket__gte=first, bucket__lte=current
+    ).values_list("topic", "bucket", "stored", "dead_lettered")
     for topic, bucket, stored_here, dead_here in rows:
-        if bucket not in index:  # a clock ahead of ours
-            continue
-        series[topic][index[bucket]] = round(stored_here / BUCKET_SECONDS, 2)
         stored[topic] += stored_here
         dead[topic] += dead_here
-        if bucket >= last - RATE_SECONDS + BUCKET_SECONDS:  # the last minute's buckets
+        if bucket in index:
+            series[topic][index[bucket]] = round(stored_here / BUCKET_SECONDS, 2)
+        if last - RATE_SECONDS < bucket <= last:  # the last minute's full buckets
             recent[topic] += stored_here
     return {
         "chart": {

@@ -140,6 +140,12 @@ def test_the_status_page_draws_its_chart_and_follows_the_records_a_consumer_stor
         wait_for_text(browser, row(pipeline.topic(topic), "lag"), "0")
     assert consumer.process.poll() is None, consumer.log
 
+    # The chart ends with the last full 10 s bucket, so it catches up within one.
+    wait_for(
+        browser,
+        "Math.round(window.betrecoStatus.chart.data[1].reduce((a, b) => a + b, 0) * 10) === 230",
+        what="the chart to hold the 230 users",
+    )
     drawn = browser.execute_script(
         "const s = window.betrecoStatus; return {updates: s.updates, errors: s.errors, "
         "users: s.chart.data[1].reduce((a, b) => a + b, 0), series: s.chart.series.length};"

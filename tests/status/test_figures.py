@@ -41,12 +41,14 @@ def test_every_record_topic_is_listed_even_before_any_consumer_reported():
     assert topic(report, "users")["records_per_second"] == 0
 
 
-def test_the_chart_has_records_per_second_per_topic_in_each_bucket_of_the_last_15_minutes():
-    last = bucket_of(NOW)
+def test_the_chart_has_records_per_second_per_topic_in_each_full_bucket_of_the_last_15_minutes():
+    current = bucket_of(NOW)
+    last = current - BUCKET_SECONDS
+    ConsumerStat.objects.create(topic="users", bucket=current, stored=7)  # still filling
     ConsumerStat.objects.create(topic="users", bucket=last, stored=50)
     ConsumerStat.objects.create(topic="users", bucket=last - 60, stored=25, dead_lettered=3)
     ConsumerStat.objects.create(topic="coupons", bucket=last - 120, stored=10)
-    ConsumerStat.objects.create(topic="users", bucket=last - WINDOW_SECONDS, stored=999)  # too old
+    ConsumerStat.objects.create(topic="users", bucket=current - WINDOW_SECONDS - 10, stored=999)
 
     chart = status_figures(now=NOW)["chart"]
 
@@ -56,20 +58,22 @@ def test_the_chart_has_records_per_second_per_topic_in_each_bucket_of_the_last_1
     users = chart["records_per_second"]["users"]
     assert users[-1] == 50 / BUCKET_SECONDS
     assert users[-1 - 60 // BUCKET_SECONDS] == 25 / BUCKET_SECONDS
+    assert sum(users) == 75 / BUCKET_SECONDS
     assert sum(chart["records_per_second"]["coupons"]) == 10 / BUCKET_SECONDS
     assert sum(chart["records_per_second"]["events"]) == 0
 
 
-def test_each_topic_has_its_rate_over_the_last_minute_and_its_totals_over_the_window():
-    last = bucket_of(NOW)
-    ConsumerStat.objects.create(topic="users", bucket=last, stored=50)
-    ConsumerStat.objects.create(topic="users", bucket=last - 50, stored=10, dead_lettered=1)
-    ConsumerStat.objects.create(topic="users", bucket=last - 300, stored=40, dead_lettered=2)
+def test_each_topic_has_its_rate_over_the_last_full_minute_and_its_totals_over_the_window():
+    current = bucket_of(NOW)
+    ConsumerStat.objects.create(topic="users", bucket=current, stored=7)
+    ConsumerStat.objects.create(topic="users", bucket=current - 10, stored=50)
+    ConsumerStat.objects.create(topic="users", bucket=current - 60, stored=10, dead_lettered=1)
+    ConsumerStat.objects.create(topic="users", bucket=current - 70, stored=40, dead_lettered=2)
 
     users = topic(status_figures(now=NOW), "users")
 
     assert users["records_per_second"] == 1.0  # (50 + 10) / 60
-    assert (users["stored_15m"], users["dead_lettered_15m"]) == (100, 3)
+    assert (users["stored_15m"], users["dead_lettered_15m"]) == (107, 3)
 
 
 def test_lag_is_summed_over_partitions_and_marked_stale_when_not_reported_for_a_minute():
