@@ -144,7 +144,8 @@
           label: t.topic,
           stroke: COLORS[t.kind] || "#6b7280",
           width: 2,
-          fill: (COLORS[t.kind] || "#6b7280") + "1a",
+          // Coupons often follow users one for one: dashed, so neither hides the other.
+          dash: t.kind === "coupons" ? [7, 5] : undefined,
           points: { show: false },
         })),
       ],
