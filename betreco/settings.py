@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "django_filters",
     "ingest",
     "recommendations",
+    "status",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,7 @@ urlpatterns = [
     *slash_optional("redoc", SpectacularRedocView.as_view(url_name="schema"), "redoc"),
     *slash_optional("metrics", metrics_view, "metrics"),
     path("api-auth/", include("rest_framework.urls")),
+    path("", include("status.urls")),
     path("", include("recommendations.urls")),
     path("", include("ingest.urls")),
     *produce_urlpatterns,

@@ -203,3 +203,50 @@ class DeadLetter(models.Model):
 
     def __str__(self):
         return f"{self.topic}[{self.partition}]@{self.offset}: {self.reason[:60]}"
+
+
+class ConsumerStat(models.Model):
+    """Records a consumer handled in one time bucket of one topic, for the status page.
+
+    Consumers add to these rows (`ingest.kafka.reporting`) so that whatever
+    process serves `/status` reads the same figures; several consumers of
+    one topic add to the same row. Pruned after about a day.
+    """
+
+    topic = models.CharField(max_length=200)
+    bucket = models.BigIntegerField(
+        help_text="Unix time (seconds) of the bucket's start, a multiple of its length"
+    )
+    stored = models.PositiveIntegerField(default=0, help_text="Records stored or parked")
+    dead_lettered = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["bucket", "topic"]
+        indexes = [models.Index(fields=["bucket"], name="consumer_stat_bucket")]
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "bucket"], name="unique_consumer_stat")
+        ]
+
+    def __str__(self):
+        return f"{self.topic} @ {self.bucket}: {self.stored} stored"
+
+
+class PartitionLag(models.Model):
+    """The latest lag a consumer saw on one partition it owns, for the status page."""
+
+    topic = models.CharField(max_length=200)
+    partition = models.IntegerField()
+    end_offset = models.BigIntegerField(help_text="The partition's high watermark")
+    committed = models.BigIntegerField(help_text="The group's committed offset")
+    lag = models.BigIntegerField()
+    consumer = models.CharField(max_length=300, help_text="host:pid of the consumer that saw it")
+    reported_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["topic", "partition"]
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "partition"], name="unique_partition_lag")
+        ]
+
+    def __str__(self):
+        return f"{self.topic}[{self.partition}]: lag {self.lag}"

@@ -39,7 +39,8 @@ class Recommendation(models.Model):
     )
     reason = models.CharField(max_length=300, help_text="Why these events, for the user")
     engine = models.CharField(max_length=100)
-    generated_at = models.DateTimeField(default=timezone.now)
+    # Indexed for the status page's "last refresh" (the latest of them).
+    generated_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["user"]

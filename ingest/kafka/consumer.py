@@ -15,7 +15,8 @@ Each iteration:
 A crash at any point replays the uncommitted batch, which the idempotent
 upserts store as if for the first time; work owed after a commit waits in
 the database for the next drain. Every few seconds the loop logs a
-progress line and looks after parked coupons (`parked`).
+progress line, reports its figures for the status page (`reporting`) and
+looks after parked coupons (`parked`).
 
 The loop is written on confluent-kafka directly, not on a stream-processing
 library, because one process consumes several topics into one transaction
@@ -48,11 +49,12 @@ from ingest.kafka.backoff import (
 from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
 from ingest.kafka.drains import OutboxDrains
-from ingest.kafka.lag import by_topic, lag_by_partition
+from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
 from ingest.kafka.logs import log_error, with_logging
 from ingest.kafka.parked import parked_upkeep
 from ingest.kafka.progress import Progress
-from ingest.kafka.topics import kind_of_topic
+from ingest.kafka.reporting import Reporter
+from ingest.kafka.topics import kind_of_topic, topic_name
 from ingest.models import ParkedCoupon
 
 logger = logging.getLogger(__name__)
@@ -103,6 +105,7 @@ class ConsumerLoop:
         self.stopping = False
         self.pending: dict[tuple[str, int], int] = {}  # stored, not yet committed
         self.progress = Progress(idle_interval=settings.CONSUMER_IDLE_LOG_INTERVAL)
+        self.reporter = Reporter(f"{socket.gethostname()}:{os.getpid()}")
         self.consumed = 0
         self.last_activity = time.monotonic()
         self.assigned_once = False
@@ -187,6 +190,7 @@ class ConsumerLoop:
         self._maintain()
         self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
         self.progress.maybe_log(self._lag, self._parked_count)
+        self.reporter.maybe_report(self._partition_lag)
 
     def _collect(self, limit: int) -> list:
         """Up to `limit` messages: a full batch under load, what there is once the flow pauses.
@@ -260,9 +264,25 @@ class ConsumerLoop:
         logger.debug("stored a batch of %d (%d dead letters)", batch.size, len(batch.failures))
         self.consumed += batch.size
         self.progress.batch_done(batch.size, len(batch.failures))
-        _count_stored(messages, batch.failures)
+        self._count(messages, batch.failures)
         for position, offset in batch.next_offsets.items():
             self.pending[position] = max(offset, self.pending.get(position, 0))
+
+    def _count(self, messages: list, failures: list) -> None:
+        """Per topic, what a committed batch stored (or parked) and dead-lettered.
+
+        Into the metrics (`betreco_records_stored`, `betreco_dead_letters`)
+        and the figures reported to the database for the status page.
+        """
+        handled = Counter(message.topic() for message in messages)
+        dead = Counter(failure.topic for failure in failures)
+        for topic in handled.keys() | dead.keys():
+            stored = max(handled[topic] - dead[topic], 0)
+            self.reporter.count(topic, stored=stored, dead_lettered=dead[topic])
+            if stored:
+                metrics.RECORDS_STORED.labels(topic).inc(stored)
+            if dead[topic]:
+                metrics.DEAD_LETTERS.labels(topic).inc(dead[topic])
 
     def _retry_store(self, step, what: str):
         return retry(
@@ -328,7 +348,9 @@ class ConsumerLoop:
         self.next_maintenance = now + interval
         close_old_connections()  # renews the connection in idle times too
         try:
-            self.progress.dead_lettered += parked_upkeep(self.producer).dead_lettered
+            expired = parked_upkeep(self.producer).dead_lettered
+            self.progress.dead_lettered += expired
+            self.reporter.count(topic_name("coupons"), dead_lettered=expired)
         except DATABASE_UNAVAILABLE as error:
             logger.warning("parked coupons not checked, the database is unavailable: %s", error)
             drop_database_connections()
@@ -338,8 +360,8 @@ class ConsumerLoop:
             logger.warning("expired parked coupons not dead-lettered yet: %s", error)
         self.drains.run()
 
-    def _lag(self) -> dict[str, int] | None:
-        """Lag per topic for the progress line; per partition into `betreco_consumer_lag`."""
+    def _partition_lag(self) -> list[PartitionLag] | None:
+        """Lag per partition (also into `betreco_consumer_lag`); None if the broker cannot say."""
         try:
             rows = lag_by_partition(
                 self.consumer, self.consumer.assignment(), timeout=2.0, cached=True
@@ -348,7 +370,13 @@ class ConsumerLoop:
             return None
         for row in rows:
             metrics.CONSUMER_LAG.labels(row.topic, str(row.partition)).set(row.lag)
-        return {topic: total.lag for topic, total in by_topic(rows).items()}
+        return rows
+
+    def _lag(self) -> dict[str, int] | None:
+        rows = self._partition_lag()
+        if rows is None:
+            return None
+        return {topic: row.lag for topic, row in by_topic(rows).items()}
 
     def _parked_count(self) -> int | None:
         try:
@@ -361,6 +389,7 @@ class ConsumerLoop:
     def _close(self) -> None:
         if self.consumer is not None:
             self._commit_pending()
+            self.reporter.report(self._partition_lag())
             self.consumer.close()  # leaves the group at once
         if self.producer is not None:
             self.producer.flush(DEAD_LETTER_TIMEOUT)
@@ -371,17 +400,6 @@ class ConsumerLoop:
             time.monotonic() - self.started,
             self.drains.seconds,
         )
-
-
-def _count_stored(messages: list, failures: list) -> None:
-    """Count a committed batch into `betreco_records_stored` and `betreco_dead_letters`."""
-    stored = Counter(message.topic() for message in messages)
-    for failure in failures:
-        stored[failure.topic] -= 1
-        metrics.DEAD_LETTERS.labels(failure.topic).inc()
-    for topic, count in stored.items():
-        if count:
-            metrics.RECORDS_STORED.labels(topic).inc(count)
 
 
 def _describe(partitions) -> str:

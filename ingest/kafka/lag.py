@@ -43,9 +43,9 @@ def lag_by_partition(
     """End offset, committed offset and lag of the consumer's group, per partition.
 
     `cached`: use the end offsets of the consumer's last fetch responses
-    (free, for a consumer's own progress line) instead of asking the broker
-    per partition, which waits behind the consumer's long-polling fetches.
-    Partitions nothing was fetched from yet are left out.
+    (free, for a consumer's own progress line and reports) instead of asking
+    the broker per partition, which waits behind the consumer's long-polling
+    fetches. Partitions nothing was fetched from yet are left out.
     """
     rows = []
     if not partitions:

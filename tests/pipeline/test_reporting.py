@@ -1,0 +1,178 @@
+"""A consumer's status figures: counted in memory, written every few seconds (SPEC §11)."""
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from django.db import OperationalError
+
+from ingest.kafka import reporting
+from ingest.kafka.lag import PartitionLag
+from ingest.kafka.reporting import BUCKET_SECONDS, Reporter, bucket_of, prune
+from ingest.models import ConsumerStat
+from ingest.models import PartitionLag as PartitionLagRow
+from tests.kafka_pipeline import user
+
+NOW = 1_800_000_003.0  # 3 s into a bucket
+
+
+class Clock:
+    def __init__(self, now=NOW):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def stats() -> dict:
+    return {
+        (row.topic, row.bucket): (row.stored, row.dead_lettered)
+        for row in ConsumerStat.objects.all()
+    }
+
+
+def test_a_bucket_starts_at_a_multiple_of_its_length():
+    assert bucket_of(NOW) == NOW - 3
+    assert bucket_of(NOW - 3) == NOW - 3
+    assert bucket_of(NOW + BUCKET_SECONDS) == NOW - 3 + BUCKET_SECONDS
+
+
+@pytest.mark.django_db
+def test_counts_are_written_per_topic_and_bucket_on_report():
+    clock = Clock()
+    reporter = Reporter("host:1", clock=clock)
+    reporter.count("users", stored=5)
+    reporter.count("users", stored=2, dead_lettered=1)
+    clock.now += BUCKET_SECONDS
+    reporter.count("users", stored=7)
+    reporter.count("events", stored=1)
+    assert not ConsumerStat.objects.exists()
+
+    assert reporter.report(lag=None)
+
+    first = bucket_of(NOW)
+    assert stats() == {
+        ("users", first): (7, 1),
+        ("users", first + BUCKET_SECONDS): (7, 0),
+        ("events", first + BUCKET_SECONDS): (1, 0),
+    }
+
+
+@pytest.mark.django_db
+def test_reports_add_to_the_rows_other_consumers_and_earlier_reports_wrote():
+    one, two = Reporter("host:1", clock=Clock()), Reporter("host:2", clock=Clock())
+    one.count("coupons", stored=3)
+    one.report(lag=None)
+    one.count("coupons", stored=4)
+    one.report(lag=None)
+    two.count("coupons", stored=10, dead_lettered=2)
+    two.report(lag=None)
+
+    assert stats() == {("coupons", bucket_of(NOW)): (17, 2)}
+
+
+@pytest.mark.django_db
+def test_a_report_with_nothing_counted_writes_nothing():
+    assert Reporter("host:1", clock=Clock()).report(lag=None)
+    assert not ConsumerStat.objects.exists()
+
+
+@pytest.mark.django_db
+def test_each_partitions_lag_is_replaced_by_the_latest_report():
+    clock = Clock()
+    reporter = Reporter("host:1", clock=clock)
+    reporter.report([PartitionLag("users", 0, end=10, committed=4), PartitionLag("users", 1, 5, 5)])
+    clock.now += 30
+    Reporter("host:2", clock=clock).report([PartitionLag("users", 0, end=12, committed=12)])
+
+    rows = {row.partition: row for row in PartitionLagRow.objects.all()}
+    assert (rows[0].lag, rows[0].end_offset, rows[0].consumer) == (0, 12, "host:2")
+    assert rows[0].reported_at == datetime.fromtimestamp(NOW + 30, tz=UTC)
+    assert (rows[1].lag, rows[1].consumer) == (0, "host:1")
+
+
+@pytest.mark.django_db
+def test_an_unknown_lag_keeps_the_last_one_reported():
+    reporter = Reporter("host:1", clock=Clock())
+    reporter.report([PartitionLag("events", 2, end=9, committed=1)])
+    reporter.report(lag=None)
+    assert PartitionLagRow.objects.get().lag == 8
+
+
+@pytest.mark.django_db
+def test_maybe_report_writes_at_most_once_per_interval_and_asks_the_lag_only_then():
+    reporter = Reporter("host:1", interval=3600, clock=Clock())
+    asked = []
+
+    def lag():
+        asked.append(1)
+        return []
+
+    reporter.count("users", stored=1)
+    assert reporter.maybe_report(lag)
+    reporter.count("users", stored=1)
+    assert not reporter.maybe_report(lag)
+    assert len(asked) == 1
+    assert stats() == {("users", bucket_of(NOW)): (1, 0)}
+
+
+@pytest.mark.django_db
+def test_a_database_error_never_fails_the_loop_and_the_counts_wait_for_the_next_report(
+    monkeypatch, caplog
+):
+    reporter = Reporter("host:1", clock=Clock())
+    reporter.count("users", stored=4)
+    real = reporting.counts_add
+
+    def down(_counts):
+        raise OperationalError("the database is down")
+
+    monkeypatch.setattr(reporting, "counts_add", down)
+    with caplog.at_level(logging.WARNING):
+        assert not reporter.report(lag=None)
+    assert "status figures not reported this time" in caplog.text
+
+    monkeypatch.setattr(reporting, "counts_add", real)
+    reporter.count("users", stored=1)
+    assert reporter.report(lag=None)
+    assert reporter.report(lag=None)  # and only once
+    assert stats() == {("users", bucket_of(NOW)): (5, 0)}
+
+
+@pytest.mark.django_db
+def test_prune_drops_what_is_older_than_a_day_and_keeps_the_rest():
+    day = 24 * 3600
+    old, recent = bucket_of(NOW - day - 60), bucket_of(NOW - day + 60)
+    ConsumerStat.objects.create(topic="users", bucket=old, stored=1)
+    ConsumerStat.objects.create(topic="users", bucket=recent, stored=2)
+    for partition, reported in ((0, NOW - day - 60), (1, NOW - 5)):
+        PartitionLagRow.objects.create(
+            topic="users",
+            partition=partition,
+            end_offset=1,
+            committed=1,
+            lag=0,
+            consumer="host:1",
+            reported_at=datetime.fromtimestamp(reported, tz=UTC),
+        )
+
+    assert prune(now=NOW) == 2
+
+    assert list(ConsumerStat.objects.values_list("bucket", flat=True)) == [recent]
+    assert list(PartitionLagRow.objects.values_list("partition", flat=True)) == [1]
+
+
+@pytest.mark.kafka
+@pytest.mark.django_db(transaction=True)
+def test_a_consumer_reports_what_it_stored_and_dead_lettered_and_its_lag(pipeline):
+    pipeline.produce("users", [user(1), b"{not json", user(2), user(3, country="ZZ")])
+
+    pipeline.consume("users")
+
+    topic = pipeline.topic("users")
+    rows = ConsumerStat.objects.filter(topic=topic)
+    assert sum(row.stored for row in rows) == 2
+    assert sum(row.dead_lettered for row in rows) == 2
+    lags = PartitionLagRow.objects.filter(topic=topic)
+    assert lags.exists()
+    assert all(row.lag == 0 for row in lags)
