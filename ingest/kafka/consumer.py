@@ -359,6 +359,9 @@ class ConsumerLoop:
         except KafkaException as error:
             logger.warning("expired parked coupons not dead-lettered yet: %s", error)
         self.drains.run()
+        # The gauges follow the maintenance beat, not the progress line (quiet when idle).
+        self._partition_lag()
+        self._parked_count()
 
     def _partition_lag(self) -> list[PartitionLag] | None:
         """Lag per partition (also into `betreco_consumer_lag`); None if the broker cannot say."""
