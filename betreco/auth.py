@@ -73,7 +73,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 def _is_bootstrap_key(candidate: str) -> bool:
     """Constant-time comparison against every key in settings.API_KEYS."""
-    matches = [hmac.compare_digest(candidate, key) for key in settings.API_KEYS if key]
+    # Bytes: compare_digest refuses str with non-ASCII characters (a 500 for "Bearer é").
+    given = candidate.encode()
+    matches = [hmac.compare_digest(given, key.encode()) for key in settings.API_KEYS if key]
     return any(matches)
 
 

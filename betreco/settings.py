@@ -188,6 +188,10 @@ REST_FRAMEWORK = {
 # migrations: ingest 0003), or Redis when CACHE_URL names one
 # (`redis://host:6379/0`, Django's own Redis backend).
 CACHES = {"default": env.cache("CACHE_URL", default=f"dbcache://{CACHE_TABLE}")}
+if CACHES["default"]["BACKEND"].endswith("DatabaseCache"):
+    # One throttle counter per client: the default 300 entries would cull a third of
+    # them as soon as more than 300 clients are counted, and throttling stop working.
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
 if not DEBUG:
     # Throttling of anonymous requests, in production only (SPEC §8).
@@ -272,7 +276,7 @@ RECOMMENDATIONS_PER_USER = env.int("RECOMMENDATIONS_PER_USER", default=3)
 # A full rebuild renews its lease after every chunk of users; one whose
 # process died is taken over by the next drain once the lease runs out.
 RECOMMENDATION_REBUILD_LEASE_SECONDS = env.float(
-    "RECOMMENDATION_REBUILD_LEASE_SECONDS", default=30.0
+    "RECOMMENDATION_REBUILD_LEASE_SECONDS", default=120.0
 )
 RECOMMENDATION_ENGINE = env.str(
     "RECOMMENDATION_ENGINE",

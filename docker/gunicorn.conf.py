@@ -97,6 +97,12 @@ def post_worker_init(worker):
 
     get_resolver().url_patterns  # noqa: B018  (the import is the point)
     warm_up()
+    from django.conf import settings
+
+    if settings.BETRECO_ROLE == "api":
+        from recommendations.drainer import drainer
+
+        drainer.wake()  # what a worker that died before this one still owed
 
 
 _metrics_dir_made_here: str | None = None

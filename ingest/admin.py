@@ -247,10 +247,12 @@ class DeadLetterAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["replay_selected"]
 
+    def has_add_permission(self, request):
+        """Consumers write dead letters; one written by hand could be replayed to any topic."""
+        return False
+
     def get_readonly_fields(self, request, obj=None):
-        """Existing letters are history; a new one can still be written by hand."""
-        if obj is None:
-            return []
+        """Dead letters are history."""
         return [
             "topic",
             "partition",
@@ -262,7 +264,10 @@ class DeadLetterAdmin(admin.ModelAdmin):
             "replayed_at",
         ]
 
-    @admin.action(description="Replay selected (publish back to their source topic)")
+    @admin.action(
+        description="Replay selected (publish back to their source topic)",
+        permissions=["change"],
+    )
     def replay_selected(self, request, queryset):
         """What `manage.py replay_dead_letters` does, for the selected dead letters."""
         skipped = queryset.count() - replay.pending(queryset).count()

@@ -48,6 +48,10 @@ class Drainer:
         """Wait until every wake so far has been drained (for tests and shutdown)."""
         return self._idle.wait(timeout)
 
+    def _retry_later(self) -> None:
+        time.sleep(RETRY_DELAY)
+        self._wanted.set()
+
     def _run(self) -> None:
         while True:
             self._wanted.wait()
@@ -58,8 +62,11 @@ class Drainer:
                 refresh_pending(rebuilds=False)
             except DatabaseError as error:
                 logger.warning("outbox not drained, retrying in %.0f s: %s", RETRY_DELAY, error)
-                time.sleep(RETRY_DELAY)
-                self._wanted.set()
+                self._retry_later()
+                continue
+            except Exception:  # the thread must outlive any bug; the rows stay in the outbox
+                logger.exception("outbox drain failed, retrying in %.0f s", RETRY_DELAY)
+                self._retry_later()
                 continue
             if not self._wanted.is_set():
                 self._idle.set()

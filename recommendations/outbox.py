@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 Scope = PendingRefresh.Scope
 
+# Plans made outside the write lock before one is made under it (when drains keep overtaking).
+PLAN_ATTEMPTS = 3
+
 # Set when this request or task added rows, so a write request drains before it answers.
 enqueued = contextvars.ContextVar("betreco_refresh_enqueued", default=False)
 
@@ -138,14 +141,18 @@ def _refresh(now) -> RefreshResult:
     take milliseconds).
     """
     started = time.perf_counter()
-    version = snapshot_version()
-    plan = _plan(now)
-    with transaction.atomic():
-        one_writer_at_a_time()
-        if snapshot_version() != version:
-            plan = _plan(now)  # the snapshot moved under the plan: plan again, locked
-        _write(plan)
-        crash_point("refresh-written")
+    for attempt in range(1, PLAN_ATTEMPTS + 1):
+        version = snapshot_version()
+        plan = _plan(now)
+        with transaction.atomic():
+            one_writer_at_a_time()
+            if snapshot_version() != version:  # another drain or rebuild wrote meanwhile
+                if attempt < PLAN_ATTEMPTS:
+                    continue  # plan again, without holding the lock
+                plan = _plan(now)  # busy: plan under the lock this time
+            _write(plan)
+            crash_point("refresh-written")
+        break
     oldest = min((row[3] for row in plan.pending), default=now)
     result = RefreshResult(
         handled=len(plan.pending),

@@ -167,6 +167,9 @@ def _produce_and_wait(producer: Producer, messages: list[DeadLetterMessage], tim
         logger.warning("dead-lettered %s", message.description)
     left = producer.flush(timeout)
     if left or errors:
+        # What is still queued would go out later on top of the retry's copies: drop it.
+        producer.purge()
+        producer.flush(0)
         raise KafkaException(
             errors[0] if errors else f"{left} dead letters not acknowledged within {timeout}s"
         )

@@ -86,6 +86,12 @@ def test_a_key_with_a_known_prefix_and_a_wrong_secret_is_refused(api_client, sch
     assert response.json()["detail"] == "Invalid API key."
 
 
+def test_a_key_with_characters_beyond_ascii_is_refused_not_a_server_error(api_client):
+    response = write(api_client, "clé-über-geheim")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Invalid API key."
+
+
 def test_the_bootstrap_key_from_the_environment_still_works(api_client):
     assert write(api_client, BOOTSTRAP_KEY).status_code == 201
 

@@ -313,7 +313,7 @@ def test_a_drain_overtaken_by_another_plans_again_under_the_lock(monkeypatch):
 
     monkeypatch.setattr(outbox, "_plan", overtaken)
     refresh_pending()
-    assert len(plans) == 3  # planned, overtaken, planned again under the lock
+    assert len(plans) == 3  # planned, overtaken (the other drain's plan), planned again
     assert not PendingRefresh.objects.exists()
     assert Recommendation.objects.get(pk=fan["id"]).reason == "2 of your 3 selections are Tennis."
     assert stored_answers() == from_scratch()
