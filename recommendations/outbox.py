@@ -22,13 +22,17 @@ from django.utils import timezone
 
 from betreco import metrics
 from betreco.crashpoints import crash_point
-from ingest.models import User
 from recommendations.answers import answers_compute, answers_store
-from recommendations.engines.base import Changes, load_engine
+from recommendations.engines.base import Changes, everyone_if_none, load_engine
 from recommendations.lock import one_writer_at_a_time
-from recommendations.models import PendingRefresh, RankingSnapshot
+from recommendations.models import PendingRefresh
 from recommendations.ranking import Ranking, chunks
-from recommendations.snapshot import ended_events, snapshot_version, snapshot_write
+from recommendations.snapshot import (
+    ended_events,
+    ended_events_exist,
+    snapshot_version,
+    snapshot_write,
+)
 from recommendations.sql import db_datetime, execute_many, insert_sql
 
 logger = logging.getLogger(__name__)
@@ -76,15 +80,11 @@ def refresh_pending(*, rebuilds: bool = True) -> RefreshResult:
 
         run_requested_rebuilds()
     now = timezone.now()
-    if not PendingRefresh.objects.exists() and not _ended_in_snapshot(now):
+    if not PendingRefresh.objects.exists() and not ended_events_exist(now):
         return RefreshResult()
     result = _refresh(now)
     crash_point("after-refresh")
     return result
-
-
-def _ended_in_snapshot(now) -> bool:
-    return RankingSnapshot.objects.filter(end_timestamp__lte=now).exists()
 
 
 @dataclass
@@ -113,11 +113,9 @@ def _plan(now) -> _Plan:
     touched = changes.events | changes.popular | set(ended_events(now))
     current = previous.updated(touched, now)
     affected = engine.affected_users(changes, previous=previous, current=current)
-    if affected is None:
-        affected = User.objects.values_list("id", flat=True)
     return _Plan(
         pending=pending,
-        answers=answers_compute(affected, engine=engine, ranking=current),
+        answers=answers_compute(everyone_if_none(affected), engine=engine, ranking=current),
         engine=engine.name,
         rows={pk: row for pk, row in current.overrides.items() if row is not None},
         gone=[pk for pk, row in current.overrides.items() if row is None],

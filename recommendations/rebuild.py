@@ -27,7 +27,12 @@ from django.utils import timezone
 from betreco.crashpoints import crash_point
 from ingest.models import User
 from recommendations.answers import CHUNK_SIZE, answers_rebuild, answers_rebuild_chunk
-from recommendations.engines.base import Changes, RecommendationEngine, load_engine
+from recommendations.engines.base import (
+    Changes,
+    RecommendationEngine,
+    everyone_if_none,
+    load_engine,
+)
 from recommendations.lock import one_writer_at_a_time
 from recommendations.models import RebuildRequest
 from recommendations.ranking import Ranking, chunks
@@ -140,9 +145,7 @@ def _catch_up(*, used: Ranking) -> int:
     engine: RecommendationEngine = load_engine()
     current = engine.ranking()
     affected = engine.affected_users(Changes(), previous=used, current=current)
-    if affected is None:
-        affected = User.objects.values_list("id", flat=True)
-    count = answers_rebuild(affected, engine=engine, ranking=current)
+    count = answers_rebuild(everyone_if_none(affected), engine=engine, ranking=current)
     stored = Ranking.snapshot(engine.now, include_ended=True)
     snapshot_replace(previous=stored.rows, current=current.rows)
     return count

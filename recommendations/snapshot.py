@@ -36,11 +36,17 @@ def snapshot_replace(*, previous: dict[int, Row], current: dict[int, Row]) -> No
     snapshot_write(rows=changed, gone=[pk for pk in previous if pk not in current])
 
 
+def _ended(now):
+    return RankingSnapshot.objects.filter(end_timestamp__lte=now)
+
+
 def ended_events(now) -> list[int]:
     """Events in the snapshot that have ended since: they leave lists without any write."""
-    return list(
-        RankingSnapshot.objects.filter(end_timestamp__lte=now).values_list("event_id", flat=True)
-    )
+    return list(_ended(now).values_list("event_id", flat=True))
+
+
+def ended_events_exist(now) -> bool:
+    return _ended(now).exists()
 
 
 def snapshot_version() -> int:

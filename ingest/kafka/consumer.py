@@ -359,8 +359,8 @@ class ConsumerLoop:
         except KafkaException as error:
             logger.warning("expired parked coupons not dead-lettered yet: %s", error)
         self.drains.run()
-        # The gauges follow the maintenance beat, not the progress line (quiet when idle).
-        self._partition_lag()
+        # The parked gauge follows the maintenance beat, not the progress line (quiet when
+        # idle); the lag gauges follow the reporter's, which reads the lag anyway.
         self._parked_count()
 
     def _partition_lag(self) -> list[PartitionLag] | None:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ingest.models import Selection
+from ingest.models import Selection, User
 from recommendations.ranking import Ranking
 
 
@@ -103,6 +103,11 @@ class RecommendationEngine(ABC):
         narrow it when they can.
         """
         return None
+
+
+def everyone_if_none(affected: set[int] | None) -> Iterable[int]:
+    """`affected_users`' answer as user ids: None means every user."""
+    return User.objects.values_list("id", flat=True) if affected is None else affected
 
 
 def load_engine(**kwargs) -> RecommendationEngine:
