@@ -33,7 +33,15 @@ def test_a_consumer_serves_stored_records_dead_letters_lag_parked_and_timings(pi
         return value(scraped(url), "betreco_records_stored_total", topic=topic)
 
     wait_until(lambda: stored(coupons) == 2, what=f"2 coupons counted\n{consumer.log}")
-    text = scrape(url)
+    # The refresh drains after the batch's commit: wait for it rather than race it.
+    text = wait_until(
+        lambda: (
+            (t := scraped(url))
+            and value(t, "betreco_recommendation_refresh_seconds_count") >= 1
+            and t
+        ),
+        what=f"the refresh after the batch\n{consumer.log}",
+    )
     assert stored(users) == 5
     assert stored(events) == 1
     assert value(text, "betreco_dead_letters_total", topic=users) == 1
