@@ -74,7 +74,8 @@ class EventQuerySet(models.QuerySet):
         return super().bulk_update(objs, fields, *args, **kwargs)
 
     def update(self, **kwargs):
-        if "sport" in kwargs:
+        # With both given, the caller folded them (bulk_update() ends here, with a Case()).
+        if "sport" in kwargs and "sport_key" not in kwargs:
             if not isinstance(kwargs["sport"], str):
                 raise TypeError(
                     "Event.objects.update(sport=...) takes a string: its key is folded in "
