@@ -15,6 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ingest.models import Coupon, Event, Gender, User
+from ingest.sports import sport_key
 from ingest.validation import MAX_ID, normalize_country, normalize_currency
 
 ORDERING = "Sort by these fields, comma-separated; `-` before one sorts it descending."
@@ -47,9 +48,11 @@ class CurrencyField(forms.CharField):
         return _form_error(normalize_currency)(value) if value else value
 
 
-class LowercaseField(forms.CharField):
+class SportKeyField(forms.CharField):
+    """A sport name as its key (`ingest.sports.sport_key`), the way events store it."""
+
     def to_python(self, value):
-        return super().to_python(value).lower()
+        return sport_key(super().to_python(value))
 
 
 class UppercaseChoiceField(django_filters.fields.ChoiceField):
@@ -69,8 +72,10 @@ class CurrencyFilter(django_filters.CharFilter):
     field_class = CurrencyField
 
 
-class LowercaseFilter(django_filters.CharFilter):
-    field_class = LowercaseField
+class SportFilter(django_filters.CharFilter):
+    """A sport compared as SPEC §3 says: `?sport=FÚTBOL` finds "fútbol" events too."""
+
+    field_class = SportKeyField
 
 
 class UppercaseChoiceFilter(django_filters.ChoiceFilter):
@@ -118,7 +123,7 @@ class UserFilter(django_filters.FilterSet):
 
 
 class EventFilter(django_filters.FilterSet):
-    sport = LowercaseFilter(field_name="sport_key", help_text="Case-insensitive.")
+    sport = SportFilter(field_name="sport_key", help_text="Case-insensitive.")
     league = django_filters.CharFilter(lookup_expr="iexact", help_text="Case-insensitive.")
     country = CountryFilter()
     ordering = StableOrderingFilter(

@@ -6,8 +6,9 @@ upsert on the same row.
 """
 
 from django.db import models
-from django.db.models.functions import Lower
 from django.utils import timezone
+
+from ingest.sports import SPORT_KEY_MAX_LENGTH, SPORT_MAX_LENGTH, sport_key
 
 
 class Gender(models.TextChoices):
@@ -52,20 +53,58 @@ class ParticipantPair(models.Model):
         return [self.home, self.away]
 
 
+class EventQuerySet(models.QuerySet):
+    """Keeps `sport_key` the folded `sport` on the bulk writes, which skip `Event.save()`."""
+
+    def bulk_create(self, objs, *args, update_fields=None, **kwargs):
+        objs = list(objs)
+        for event in objs:
+            event.sport_key = sport_key(event.sport)
+        if update_fields and "sport" in update_fields and "sport_key" not in update_fields:
+            update_fields = [*update_fields, "sport_key"]
+        return super().bulk_create(objs, *args, update_fields=update_fields, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        if "sport" in fields:
+            objs = list(objs)
+            for event in objs:
+                event.sport_key = sport_key(event.sport)
+            if "sport_key" not in fields:
+                fields = [*fields, "sport_key"]
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+    def update(self, **kwargs):
+        # With both given, the caller folded them (bulk_update() ends here, with a Case()).
+        if "sport" in kwargs and "sport_key" not in kwargs:
+            if not isinstance(kwargs["sport"], str):
+                raise TypeError(
+                    "Event.objects.update(sport=...) takes a string: its key is folded in "
+                    "Python (ingest.sports.sport_key), not by the database. Save the events "
+                    "or bulk_update() them instead."
+                )
+            kwargs["sport_key"] = sport_key(kwargs["sport"])
+        return super().update(**kwargs)
+
+
 class Event(models.Model):
     id = models.BigIntegerField(primary_key=True)
     begin_timestamp = models.DateTimeField()
     end_timestamp = models.DateTimeField()
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
     league = models.CharField(max_length=200)
-    sport = models.CharField(max_length=100)
-    # Sports compare case-insensitively: "football" and "Football" are one.
-    sport_key = models.GeneratedField(
-        expression=Lower("sport"), output_field=models.CharField(max_length=100), db_persist=True
+    sport = models.CharField(max_length=SPORT_MAX_LENGTH)
+    # Sports compare case-insensitively: "FÚTBOL" and "fútbol" are one.
+    # Folded in Python (the databases' lower() differ), by save() and EventQuerySet.
+    sport_key = models.CharField(
+        max_length=SPORT_KEY_MAX_LENGTH,
+        editable=False,
+        help_text="The sport case-folded (ingest.sports.sport_key): what sports compare by",
     )
     participants = models.ForeignKey(
         ParticipantPair, on_delete=models.PROTECT, related_name="events"
     )
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["begin_timestamp", "id"]
@@ -84,6 +123,14 @@ class Event(models.Model):
 
     def __str__(self):
         return f"Event {self.id}: {self.sport} {self.league}"
+
+    def save(self, *args, update_fields=None, **kwargs):
+        # A derived column, so kept here rather than by every caller (the
+        # admin, factories, update_or_create); bulk writes: EventQuerySet.
+        self.sport_key = sport_key(self.sport)
+        if update_fields is not None and "sport" in update_fields:
+            update_fields = {*update_fields, "sport_key"}
+        super().save(*args, update_fields=update_fields, **kwargs)
 
 
 class Coupon(models.Model):

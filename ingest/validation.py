@@ -19,6 +19,7 @@ from rest_framework import serializers
 
 from ingest.ids import new_id
 from ingest.models import Gender
+from ingest.sports import SPORT_MAX_LENGTH
 
 MAX_ID = 2**63 - 1
 MIN_BIRTH_YEAR = 1900
@@ -164,7 +165,7 @@ class EventInput(RecordSerializer):
     end_timestamp = UtcDateTimeField()
     country = CountryField()
     league = serializers.CharField(max_length=200)
-    sport = serializers.CharField(max_length=100)
+    sport = serializers.CharField(max_length=SPORT_MAX_LENGTH)
     participants = serializers.ListField(
         child=serializers.CharField(max_length=200), min_length=2, max_length=2
     )

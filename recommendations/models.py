@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from ingest.models import Event, User
+from ingest.sports import SPORT_KEY_MAX_LENGTH, SPORT_MAX_LENGTH
 
 
 class Recommendation(models.Model):
@@ -17,13 +18,16 @@ class Recommendation(models.Model):
         User, primary_key=True, on_delete=models.CASCADE, related_name="recommendation"
     )
     sport = models.CharField(
-        max_length=100,
+        max_length=SPORT_MAX_LENGTH,
         blank=True,
         help_text="The favourite sport as spelled on its events; "
         "empty for a user with no bets (cold start)",
     )
     sport_key = models.CharField(
-        max_length=100, blank=True, db_index=True, help_text="Lower-cased sport; empty: cold start"
+        max_length=SPORT_KEY_MAX_LENGTH,
+        blank=True,
+        db_index=True,
+        help_text="Case-folded sport (Event.sport_key); empty: cold start",
     )
     sport_selections = models.PositiveIntegerField(
         default=0, help_text="The user's selections of that sport"
@@ -81,7 +85,7 @@ class RankingSnapshot(models.Model):
     """
 
     event_id = models.BigIntegerField(primary_key=True)
-    sport_key = models.CharField(max_length=100)
+    sport_key = models.CharField(max_length=SPORT_KEY_MAX_LENGTH)
     begin_timestamp = models.DateTimeField()
     end_timestamp = models.DateTimeField()
     popularity = models.PositiveIntegerField()

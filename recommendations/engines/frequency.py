@@ -2,7 +2,8 @@
 
 - Favourite sport: most selections across the user's coupons; ties go to
   the sport bet most recently (coupon timestamp), then the sport's name A→Z.
-  Sports compare case-insensitively (`Event.sport_key`); the name shown is
+  Sports compare case-insensitively (`Event.sport_key`, folded by
+  `ingest.sports.sport_key`, so "FÚTBOL" is "fútbol"); the name shown is
   the spelling the user's selections of it sort first by (so "Football"
   over "football").
 - Recommended: open events of that sport the user has not bet on, most

@@ -114,7 +114,11 @@ def test_list_filters(admin_client, records, model, query, expected):
         assert len(response.context["cl"].result_list) == expected
 
 
-def test_event_can_be_edited_in_the_admin(admin_client, records):
+@pytest.mark.parametrize(
+    ("sport", "key"),
+    [("BASKETBALL", "basketball"), ("FÚTBOL", "fútbol"), ("STRASSE", "strasse")],
+)
+def test_event_can_be_edited_in_the_admin(admin_client, records, sport, key):
     event = records[Event]
     response = admin_client.post(
         _url(Event, "change", event.pk),
@@ -126,13 +130,15 @@ def test_event_can_be_edited_in_the_admin(admin_client, records):
             "end_timestamp_1": "12:00:00",
             "country": "GR",
             "league": "Superleague",
-            "sport": "BASKETBALL",
+            "sport": sport,
             "participants": event.participants_id,
         },
     )
     assert response.status_code == 302, response.context["adminform"].errors
     event.refresh_from_db()
-    assert (event.sport, event.sport_key) == ("BASKETBALL", "basketball")
+    assert (event.sport, event.sport_key) == (sport, key)
+    page = admin_client.get(_url(Event, "change", event.pk)).content.decode()
+    assert f'<div class="readonly">{key}</div>' in page  # shown, not editable
 
 
 def test_coupon_with_selections_can_be_added_in_the_admin(admin_client, records):

@@ -92,6 +92,16 @@ def test_events_filter_by_sport_league_and_country(api_client):
     assert ids(api_client, "/events", sport="football", country="DEU") == [match.pk]
 
 
+@pytest.mark.parametrize(
+    "spellings", [["FÚTBOL", "Fútbol", "fútbol"], ["Straße", "STRASSE"]], ids=["accents", "sharp-s"]
+)
+def test_events_filter_by_sport_folds_beyond_ascii(api_client, spellings):
+    wanted = sorted(EventFactory(sport=sport).pk for sport in spellings)
+    EventFactory(sport="Tennis")
+    for sport in spellings:
+        assert sorted(ids(api_client, "/events", sport=sport)) == wanted
+
+
 def test_a_bad_event_country_is_a_400_naming_it(api_client):
     response = api_client.get("/events", {"country": "Atlantis"})
     assert response.status_code == 400

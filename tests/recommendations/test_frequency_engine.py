@@ -47,6 +47,25 @@ def test_sports_compare_case_insensitively(user, make_event, bet):
     assert result.event_ids == [wanted.pk]
 
 
+@pytest.mark.parametrize(
+    ("spellings", "shown", "key"),
+    [
+        (["fútbol", "Fútbol", "FÚTBOL"], "FÚTBOL", "fútbol"),
+        (["Straße", "STRASSE"], "STRASSE", "strasse"),
+    ],
+    ids=["accents", "sharp-s"],
+)
+def test_sports_fold_beyond_ascii(user, make_event, bet, spellings, shown, key):
+    bet(user, *[make_event(sport) for sport in spellings])
+    bet(user, make_event("Tennis"), ago=timedelta(minutes=1))
+    wanted = make_event(spellings[0].lower())
+    result = answer(user)
+    assert (result.sport_key, result.sport) == (key, shown)
+    n = len(spellings)
+    assert result.reason == f"{n} of your {n + 1} selections are {shown}."
+    assert result.event_ids == [wanted.pk]
+
+
 def test_events_rank_by_popularity_then_soonest_start_then_id(user, make_event, bet):
     bet(user, make_event("Tennis"))
     late = make_event("Tennis", begins_in=timedelta(hours=5))
