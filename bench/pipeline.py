@@ -82,6 +82,7 @@ sys.path.insert(0, str(ROOT))
 
 from betreco.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
 from betreco.stack import GUNICORN_CONFIG, consumer_processes  # noqa: E402
+from ingest.sports import sport_key  # noqa: E402
 
 HOST = "127.0.0.1"
 KINDS = ("users", "events", "coupons")
@@ -173,6 +174,7 @@ def as_rows(data: dict[str, list[dict]]) -> dict[str, list[tuple]]:
                 e["country"],
                 e["league"],
                 e["sport"],
+                sport_key(e["sport"]),
                 pairs[tuple(e["participants"])],
             )
             for e in data["events"]
@@ -195,7 +197,7 @@ REFERENCE_INSERTS = {
     "ingest_participantpair": "INSERT INTO ingest_participantpair (id, home, away)"
     " VALUES (?, ?, ?)",
     "ingest_event": "INSERT INTO ingest_event (id, begin_timestamp, end_timestamp, country,"
-    " league, sport, participants_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    " league, sport, sport_key, participants_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     "ingest_coupon": "INSERT INTO ingest_coupon (id, user_id, stake, timestamp)"
     " VALUES (?, ?, ?, ?)",
     "ingest_selection": "INSERT INTO ingest_selection (coupon_id, event_id, odds) VALUES (?, ?, ?)",

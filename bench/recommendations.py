@@ -54,6 +54,8 @@ def generate(scale: float, rng: random.Random) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
+    from ingest.sports import sport_key
+
     call_command("migrate", verbosity=0)
     n_users, n_events = int(100_000 * scale), int(20_000 * scale)
     n_selections = int(1_000_000 * scale)
@@ -78,8 +80,8 @@ def generate(scale: float, rng: random.Random) -> dict:
         events.append((pk, _ts(begin), _ts(begin + timedelta(hours=2)), rng.choice(SPORTS)))
     raw.executemany(
         "INSERT INTO ingest_event (id, begin_timestamp, end_timestamp, country, league, sport,"
-        " participants_id) VALUES (?, ?, ?, 'GR', 'League', ?, ?)",
-        ((pk, b, e, s, pk % 500 + 1) for pk, b, e, s in events),
+        " sport_key, participants_id) VALUES (?, ?, ?, 'GR', 'League', ?, ?, ?)",
+        ((pk, b, e, s, sport_key(s), pk % 500 + 1) for pk, b, e, s in events),
     )
     # Popularity is skewed, as on a real platform: a few events draw most bets.
     weights = [1 / (rank + 20) for rank in range(n_events)]
