@@ -92,6 +92,8 @@ def consumer_config(options: ConsumerOptions) -> dict:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": session_timeout,
             "heartbeat.interval.ms": max(min(3000, session_timeout // 3), 100),
+            # librdkafka refuses a poll interval shorter than the session timeout.
+            "max.poll.interval.ms": max(settings.KAFKA_MAX_POLL_INTERVAL_MS, session_timeout),
             "partition.assignment.strategy": "cooperative-sticky",
         },
         bootstrap_servers=options.bootstrap_servers,
@@ -142,9 +144,7 @@ class ConsumerLoop:
             self.drains.run()  # whatever a process that died before us still owed
             self.consumer = Consumer(consumer_config(self.options))
             self.holding = Holding(self.consumer, should_stop=self.should_stop)
-            self.drains.runner = lambda work: self.holding.run_polling(
-                work, what="draining outboxes"
-            )
+            self.drains.runner = self._drain_polling
             self.consumer.subscribe(
                 self.options.topics,
                 on_assign=self._assigned,
@@ -164,6 +164,12 @@ class ConsumerLoop:
         finally:
             self._close()
         return self.consumed
+
+    def _drain_polling(self, work) -> None:
+        """Drains run in a worker thread, the partitions paused and polled if they run long."""
+        if self.holding.run_polling(work, what="draining outboxes"):
+            # Paused, no message could come: that was no idle time (`--until-idle`).
+            self.last_activity = time.monotonic()
 
     def _finished(self) -> bool:
         options = self.options

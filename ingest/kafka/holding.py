@@ -102,21 +102,21 @@ class Holding:
             if time.monotonic() >= deadline:
                 return
 
-    def run_polling(self, work: Callable[[], object], *, what: str) -> None:
+    def run_polling(self, work: Callable[[], object], *, what: str) -> bool:
         """Run `work` (database work only) in a worker thread, polling while it takes long.
 
         Work that ends within SLOW_WORK seconds costs nothing more; longer
         work (e.g. a full recommendation rebuild a drain took over) no longer
         counts against `max.poll.interval.ms`: the partitions are paused and
         polled until it ends. The worker thread keeps its own database
-        connection between runs.
+        connection between runs. Returns whether it paused.
         """
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="betreco-drain")
         future = self._worker.submit(_with_fresh_connections, work)
         try:
             future.result(timeout=SLOW_WORK)
-            return
+            return False
         except StillRunning:
             pass
         self.pause(f"{what} is taking a while")
@@ -124,6 +124,7 @@ class Holding:
             self._poll(POLL_WAIT)
         self.resume(f"{what} done")
         future.result()
+        return True
 
     def assigned(self, partitions: list[TopicPartition]) -> None:
         """From `on_assign`: while paused, a partition is paused as soon as it is assigned."""
