@@ -68,6 +68,41 @@ def every_user_has_version(version: int) -> bool:
     )
 
 
+def start_owning_everything(pipeline):
+    first = pipeline.start_consumer("users", env=outage_env(pipeline))
+    wait_until(lambda: owned(first) == PARTITIONS, timeout=60, what="the first to join")
+    return first
+
+
+def join(pipeline, first):
+    """A second consumer in the group, once the two share the partitions."""
+    second = pipeline.start_consumer("users", env=outage_env(pipeline))
+    wait_until(
+        lambda: owned(second) and owned(first) | owned(second) == PARTITIONS,
+        timeout=60,
+        what="the partitions shared between the two",
+    )
+    return second
+
+
+def join_while_holding(pipeline, first):
+    """During an outage: the first holds the first versions when a second joins and holds too."""
+    pipeline.produce("users", versions(1))
+    wait_for_line("partitions paused", first, what="the first to hold its batch")
+    second = join(pipeline, first)
+    wait_for_line("partitions paused", second, what="the newcomer to hold its batch")
+    return second
+
+
+def wait_for_line(text: str, *consumers, what: str) -> None:
+    wait_until(lambda: all(text in consumer.log for consumer in consumers), timeout=30, what=what)
+
+
+def wait_for_the_last_versions(*consumers) -> None:
+    wait_until(lambda: every_user_has_version(2), timeout=60, what="the last versions stored")
+    wait_for_line("partitions resumed", *consumers, what="the held batches stored")
+
+
 def stop(*consumers) -> None:
     for consumer in consumers:
         consumer.signal(signal.SIGTERM)
@@ -76,33 +111,18 @@ def stop(*consumers) -> None:
 
 
 def test_a_consumer_holding_a_batch_through_a_long_outage_keeps_its_partitions(pipeline):
-    env = outage_env(pipeline)
-    first = pipeline.start_consumer("users", env=env)
-    wait_until(lambda: owned(first) == PARTITIONS, timeout=60, what="the first to join")
-    second = pipeline.start_consumer("users", env=env)
-    wait_until(
-        lambda: owned(second) and owned(first) | owned(second) == PARTITIONS,
-        timeout=60,
-        what="the partitions shared between the two",
-    )
+    first = start_owning_everything(pipeline)
+    second = join(pipeline, first)
     before = (rebalances(first), rebalances(second))
 
     with database_outage():
         pipeline.produce("users", versions(1))
-        wait_until(
-            lambda: "partitions paused" in first.log and "partitions paused" in second.log,
-            timeout=30,
-            what="both consumers to hold their batch",
-        )
+        wait_for_line("partitions paused", first, second, what="both to hold their batch")
         pipeline.produce("users", versions(2))
         time.sleep(max_poll_seconds(pipeline) + 2)  # the outage outlasts max.poll.interval.ms
         assert User.objects.count() == 0
 
-    wait_until(lambda: every_user_has_version(2), timeout=60, what="the last versions stored")
-    wait_until(
-        lambda: "partitions resumed" in first.log and "partitions resumed" in second.log,
-        what="both consumers to store their held batch",
-    )
+    wait_for_the_last_versions(first, second)
     after = (rebalances(first), rebalances(second))
     stop(first, second)
 
@@ -115,28 +135,14 @@ def test_a_consumer_holding_a_batch_through_a_long_outage_keeps_its_partitions(p
 
 
 def test_records_of_partitions_revoked_during_an_outage_are_left_to_their_new_owner(pipeline):
-    env = outage_env(pipeline)
-    first = pipeline.start_consumer("users", env=env)
-    wait_until(lambda: owned(first) == PARTITIONS, timeout=60, what="the first to join")
+    first = start_owning_everything(pipeline)
 
     with database_outage():
-        pipeline.produce("users", versions(1))
-        wait_until(lambda: "partitions paused" in first.log, what="the first to hold its batch")
-        second = pipeline.start_consumer("users", env=env)
-        wait_until(
-            lambda: owned(second) and owned(first) | owned(second) == PARTITIONS,
-            timeout=60,
-            what="a rebalance that gives the newcomer its share",
-        )
-        wait_until(lambda: "partitions paused" in second.log, what="the newcomer to hold its batch")
+        second = join_while_holding(pipeline, first)
         pipeline.produce("users", versions(2))
         assert User.objects.count() == 0
 
-    wait_until(lambda: every_user_has_version(2), timeout=60, what="the last versions stored")
-    wait_until(
-        lambda: "partitions resumed" in first.log and "partitions resumed" in second.log,
-        what="both consumers to store their held batch",
-    )
+    wait_for_the_last_versions(first, second)
     stop(first, second)
 
     assert re.search(r"dropped \d+ held records of .+, revoked during the wait", first.log)
@@ -145,23 +151,16 @@ def test_records_of_partitions_revoked_during_an_outage_are_left_to_their_new_ow
 
 
 def test_partitions_assigned_during_an_outage_wait_paused_and_are_read_from_the_commit(pipeline):
-    env = outage_env(pipeline)
-    first = pipeline.start_consumer("users", env=env)
-    wait_until(lambda: owned(first) == PARTITIONS, timeout=60, what="the first to join")
+    first = start_owning_everything(pipeline)
 
     with database_outage():
-        pipeline.produce("users", versions(1))
-        wait_until(lambda: "partitions paused" in first.log, what="the first to hold its batch")
-        second = pipeline.start_consumer("users", env=env)
-        wait_until(lambda: owned(second), timeout=60, what="the newcomer's share")
-        wait_until(lambda: "partitions paused" in second.log, what="the newcomer to hold its batch")
+        second = join_while_holding(pipeline, first)
         stop(second)  # leaves during the outage: its share comes back to the first, paused
         wait_until(lambda: owned(first) == PARTITIONS, timeout=60, what="the share to come back")
         pipeline.produce("users", versions(2))
         assert User.objects.count() == 0
 
-    wait_until(lambda: every_user_has_version(2), timeout=60, what="the last versions stored")
-    wait_until(lambda: "partitions resumed" in first.log, what="the held batch stored")
+    wait_for_the_last_versions(first)
     stop(first)
 
     assert "stopped during an outage" in second.log
