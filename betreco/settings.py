@@ -236,6 +236,9 @@ KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
 KAFKA_TOPIC_REPLICATION_FACTOR = env.int("KAFKA_TOPIC_REPLICATION_FACTOR", default=1)
 KAFKA_CONSUMER_GROUP = env.str("KAFKA_CONSUMER_GROUP", default="betreco")
 KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", default=6000)
+# A consumer that does not poll for this long leaves its group; one waiting out
+# an outage keeps polling (partitions paused), so only a stuck one leaves.
+KAFKA_MAX_POLL_INTERVAL_MS = env.int("KAFKA_MAX_POLL_INTERVAL_MS", default=300_000)
 KAFKA_PRODUCE_TIMEOUT = env.float("KAFKA_PRODUCE_TIMEOUT", default=5.0)
 # Production Kafka: TLS and SASL for every client, and any other librdkafka
 # property from the environment (ingest.kafka.client_config merges them).

@@ -46,11 +46,16 @@ def retry(
     what: str,
     retry_on: tuple[type[BaseException], ...],
     should_stop: Callable[[], bool],
-    on_failure: Callable[[], None] = lambda: None,
+    on_failure: Callable[[BaseException], None] = lambda error: None,
+    wait: Callable[[float], None] | None = None,
     max_delay: float = MAX_DELAY,
     waiting_for: str | None = None,
 ):
     """Run `step` until it does not raise one of `retry_on`; raise Stopped if told to stop.
+
+    `on_failure` hears of each failure before the wait; `wait(seconds)`
+    replaces the plain sleep, e.g. by one that keeps a Kafka consumer polling
+    (`holding.Holding.wait`); what it raises ends the retry.
 
     Each failure is one log line: "`what` failed (attempt n): error; retrying
     in d s", or with `waiting_for` (e.g. "the Kafka broker at host:9092")
@@ -61,7 +66,7 @@ def retry(
         try:
             result = step()
         except retry_on as error:
-            on_failure()
+            on_failure(error)
             if waiting_for:
                 logger.warning(
                     "waiting for %s (attempt %d, next in %g s): %s",
@@ -74,7 +79,10 @@ def retry(
                 logger.warning(
                     "%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, error, delay
                 )
-            sleep_unless_stopped(delay, should_stop)
+            if wait is None:
+                sleep_unless_stopped(delay, should_stop)
+            else:
+                wait(delay)
             delay, attempt = min(delay * 2, max_delay), attempt + 1
             continue
         if attempt > 1:

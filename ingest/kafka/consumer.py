@@ -6,11 +6,14 @@ Each iteration:
 2. decode and validate them (`batch.prepare`); what can never be stored
    becomes a dead letter;
 3. store the valid records and the dead-letter rows in one transaction,
-   retried with backoff while the database is unavailable;
+   retried with backoff while the database is unavailable, the partitions
+   paused and polled meanwhile so that the group keeps us (`holding`);
 4. produce the dead letters and wait for the broker's acknowledgement;
 5. commit the batch's offsets synchronously, only now;
 6. drain the outboxes the batch wrote to (recommendation refreshes,
-   `drains`): at once when the flow pauses, coalesced while it is high.
+   `drains`): at once when the flow pauses, coalesced while it is high;
+   a drain that runs long (a full rebuild taken over) runs with the
+   partitions paused and polled, like an outage.
 
 A crash at any point replays the uncommitted batch, which the idempotent
 upserts store as if for the first time; work owed after a commit waits in
@@ -49,6 +52,7 @@ from ingest.kafka.backoff import (
 from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
 from ingest.kafka.drains import OutboxDrains
+from ingest.kafka.holding import Holding, Position, Revoked
 from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
 from ingest.kafka.logs import log_error, with_logging
 from ingest.kafka.parked import parked_upkeep
@@ -88,6 +92,8 @@ def consumer_config(options: ConsumerOptions) -> dict:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": session_timeout,
             "heartbeat.interval.ms": max(min(3000, session_timeout // 3), 100),
+            # librdkafka refuses a poll interval shorter than the session timeout.
+            "max.poll.interval.ms": max(settings.KAFKA_MAX_POLL_INTERVAL_MS, session_timeout),
             "partition.assignment.strategy": "cooperative-sticky",
         },
         bootstrap_servers=options.bootstrap_servers,
@@ -111,6 +117,7 @@ class ConsumerLoop:
         self.assigned_once = False
         self.next_maintenance = 0.0
         self.consumer: Consumer | None = None
+        self.holding: Holding | None = None
         self.producer = None
         self.drains = OutboxDrains()
         self.started = time.monotonic()
@@ -136,6 +143,8 @@ class ConsumerLoop:
             self.producer = dead_letter_producer(self.options.bootstrap_servers)
             self.drains.run()  # whatever a process that died before us still owed
             self.consumer = Consumer(consumer_config(self.options))
+            self.holding = Holding(self.consumer, should_stop=self.should_stop)
+            self.drains.runner = self._drain_polling
             self.consumer.subscribe(
                 self.options.topics,
                 on_assign=self._assigned,
@@ -155,6 +164,12 @@ class ConsumerLoop:
         finally:
             self._close()
         return self.consumed
+
+    def _drain_polling(self, work) -> None:
+        """Drains run in a worker thread, the partitions paused and polled if they run long."""
+        if self.holding.run_polling(work, what="draining outboxes"):
+            # Paused, no message could come: that was no idle time (`--until-idle`).
+            self.last_activity = time.monotonic()
 
     def _finished(self) -> bool:
         options = self.options
@@ -219,11 +234,14 @@ class ConsumerLoop:
         """
         if not messages:
             return messages
-        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
-        kept = [m for m in messages if (m.topic(), m.partition()) in assigned]
+        assigned = self._assignment()
+        kept = [m for m in messages if _position(m) in assigned]
         if len(kept) < len(messages):
             logger.info("left %d messages of revoked partitions", len(messages) - len(kept))
         return kept
+
+    def _assignment(self) -> set[Position]:
+        return {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
 
     def _without_kafka_errors(self, messages: list) -> list:
         good = []
@@ -243,16 +261,16 @@ class ConsumerLoop:
         log_error(error)
 
     def _handle(self, messages: list) -> None:
-        """Store one batch, publish its dead letters, and mark its offsets for commit."""
-        batch = batches.prepare(messages)
-        close_old_connections()
-        try:
-            self._retry_store(lambda: batches.store(batch), f"storing a batch of {batch.size}")
-        except DatabaseError:
-            logger.exception("the database refused a batch; storing its messages one by one")
-            batch = self._retry_store(
-                lambda: batches.store_one_by_one(messages), f"storing {batch.size} one by one"
-            )
+        """Store one batch, publish its dead letters, and mark its offsets for commit.
+
+        Waits out an outage with the partitions paused (`holding`), then
+        resumes them; records of partitions revoked meanwhile are not stored.
+        """
+        batch, messages = self._store_held(messages)
+        if batch is None:
+            self.holding.resume("every held record went to other members")
+            return
+        self.holding.hold(set())  # stored: a new owner replaying it now changes nothing
         retry(
             lambda: publish_dead_letters(
                 self.producer, batch.failures, timeout=DEAD_LETTER_TIMEOUT
@@ -260,13 +278,59 @@ class ConsumerLoop:
             what=f"publishing {len(batch.failures)} dead letters",
             retry_on=(KafkaException, BufferError),
             should_stop=self.should_stop,
+            on_failure=lambda error: self.holding.pause(
+                f"Kafka unavailable: {error}; holding {len(batch.failures)} dead letters"
+            ),
+            wait=self.holding.wait,
         )
+        self.holding.resume(f"stored the held {batch.size} records")
         logger.debug("stored a batch of %d (%d dead letters)", batch.size, len(batch.failures))
         self.consumed += batch.size
         self.progress.batch_done(batch.size, len(batch.failures))
         self._count(messages, batch.failures)
+        assigned = self._assignment()
         for position, offset in batch.next_offsets.items():
-            self.pending[position] = max(offset, self.pending.get(position, 0))
+            if position in assigned:  # a partition lost meanwhile is its new owner's to commit
+                self.pending[position] = max(offset, self.pending.get(position, 0))
+
+    def _store_held(self, messages: list) -> tuple[batches.Batch | None, list]:
+        """Store `messages` as one batch however long the database is unavailable.
+
+        Returns the batch stored and its messages: fewer than given when
+        partitions were revoked during the wait (their new owner stores
+        those), and no batch when none of them is ours any more.
+        """
+        self.holding.hold({_position(message) for message in messages})
+        while True:
+            batch = batches.prepare(messages)
+            try:
+                return self._store(batch, messages), messages
+            except Revoked as revoked:
+                kept = [m for m in messages if _position(m) not in revoked.positions]
+                logger.info(
+                    "dropped %d held records of %s, revoked during the wait: "
+                    "their new owner stores them",
+                    len(messages) - len(kept),
+                    revoked,
+                )
+                messages = kept
+                if not messages:
+                    return None, messages
+
+    def _store(self, batch: batches.Batch, messages: list) -> batches.Batch:
+        close_old_connections()
+        try:
+            self._retry_store(
+                lambda: batches.store(batch), f"storing a batch of {batch.size}", batch.size
+            )
+        except DatabaseError:
+            logger.exception("the database refused a batch; storing its messages one by one")
+            batch = self._retry_store(
+                lambda: batches.store_one_by_one(messages),
+                f"storing {batch.size} one by one",
+                batch.size,
+            )
+        return batch
 
     def _count(self, messages: list, failures: list) -> None:
         """Per topic, what a committed batch stored (or parked) and dead-lettered.
@@ -284,13 +348,21 @@ class ConsumerLoop:
             if dead[topic]:
                 metrics.DEAD_LETTERS.labels(topic).inc(dead[topic])
 
-    def _retry_store(self, step, what: str):
+    def _retry_store(self, step, what: str, records: int):
+        """Retry a storing step through an outage, holding `records` with the partitions paused."""
+
+        def unavailable(error: BaseException) -> None:
+            drop_database_connections()
+            cause = " ".join(str(error).split())  # one line, whatever the driver says
+            self.holding.pause(f"database unavailable: {cause}; holding {records} records")
+
         return retry(
             step,
             what=what,
             retry_on=DATABASE_UNAVAILABLE,
             should_stop=self.should_stop,
-            on_failure=drop_database_connections,
+            on_failure=unavailable,
+            wait=self.holding.wait,
         )
 
     def _commit_pending(self, only: set | None = None) -> None:
@@ -317,6 +389,7 @@ class ConsumerLoop:
         self.last_activity = time.monotonic()
         self.assigned_once = True
         logger.info("assigned %s", _describe(partitions))
+        self.holding.assigned(partitions)  # paused at once if we are waiting
 
     def _revoked(self, _consumer, partitions) -> None:
         """Commit what is stored of the partitions leaving us, then forget them."""
@@ -324,12 +397,15 @@ class ConsumerLoop:
         leaving = {(tp.topic, tp.partition) for tp in partitions}
         self._commit_pending(only=leaving)
         self._forget(leaving)
+        self.holding.left(leaving)
 
     def _lost(self, _consumer, partitions) -> None:
         logger.warning(
             "lost %s (their uncommitted batch will be redelivered)", _describe(partitions)
         )
-        self._forget({(tp.topic, tp.partition) for tp in partitions})
+        lost = {(tp.topic, tp.partition) for tp in partitions}
+        self._forget(lost)
+        self.holding.left(lost)
 
     def _forget(self, positions: set) -> None:
         for position in positions:
@@ -394,6 +470,7 @@ class ConsumerLoop:
             self._commit_pending()
             self.reporter.report(self._partition_lag())
             self.consumer.close()  # leaves the group at once
+            self.holding.close()
         if self.producer is not None:
             self.producer.flush(DEAD_LETTER_TIMEOUT)
         drop_database_connections()
@@ -403,6 +480,10 @@ class ConsumerLoop:
             time.monotonic() - self.started,
             self.drains.seconds,
         )
+
+
+def _position(message) -> Position:
+    return message.topic(), message.partition()
 
 
 def _describe(partitions) -> str:

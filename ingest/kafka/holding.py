@@ -1,0 +1,160 @@
+"""Waiting without leaving the consumer group (SPEC §6): partitions paused, poll() kept on.
+
+librdkafka drops a member whose application has not called poll() for
+`max.poll.interval.ms` (five minutes by default). Its partitions then go
+to another member, which stores the same records from the last committed
+offset, and the batch the first one still held, stored when its outage
+ends, could overwrite a newer version of a record with an older one. So
+whenever the loop must wait (the database or the broker is unavailable, a
+drain runs long) it pauses every assigned partition and keeps polling: a
+paused partition fetches nothing, but each poll keeps the membership alive
+and serves the rebalance callbacks.
+
+A rebalance can still happen while paused (a member joins or leaves):
+partitions assigned meanwhile are paused as they arrive (`assigned`), and
+when a partition of the held batch is revoked or lost, `wait` raises
+`Revoked` so that the caller drops that partition's records (the new
+owner reads them again from the committed offset) and stores the rest.
+After `resume`, fetching goes on from each partition's position: after
+the held batch, which is stored by then.
+"""
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as StillRunning
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from django.db import close_old_connections, connections
+
+from ingest.kafka.backoff import Stopped
+
+logger = logging.getLogger("ingest.kafka.consumer")
+
+POLL_WAIT = 0.2  # seconds one poll() may block while paused
+SLOW_WORK = 1.0  # seconds of `run_polling` work before the partitions are paused
+
+Position = tuple[str, int]
+
+
+class Revoked(Exception):  # noqa: N818 - an event the caller handles, not a failure
+    """Partitions of the held records left this consumer while it waited."""
+
+    def __init__(self, positions: set[Position]):
+        super().__init__(", ".join(f"{topic}[{partition}]" for topic, partition in positions))
+        self.positions = positions
+
+
+class Holding:
+    """Pauses a consumer's partitions while it waits, and polls it meanwhile."""
+
+    def __init__(self, consumer: Consumer, *, should_stop: Callable[[], bool]):
+        self.consumer = consumer
+        self.should_stop = should_stop
+        self.paused_since: float | None = None
+        self.held: set[Position] = set()  # partitions whose records the loop holds
+        self.gone: set[Position] = set()  # of those, revoked or lost while waiting
+        self._worker: ThreadPoolExecutor | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_since is not None
+
+    def hold(self, positions: set[Position]) -> None:
+        """From now on, a rebalance that takes one of `positions` interrupts `wait`."""
+        self.held, self.gone = set(positions), set()
+
+    def pause(self, why: str) -> None:
+        """Pause every assigned partition (once, saying `why`), until `resume`."""
+        if self.paused:
+            return
+        self.consumer.pause(self.consumer.assignment())
+        self.paused_since = time.monotonic()
+        logger.warning("%s, partitions paused", why)
+
+    def resume(self, done: str) -> None:
+        """Resume every assigned partition, if paused, saying what ended the wait."""
+        self.held, self.gone = set(), set()
+        if not self.paused:
+            return
+        self.consumer.resume(self.consumer.assignment())
+        waited = time.monotonic() - self.paused_since
+        logger.info("%s after %.1f s, partitions resumed", done, waited)
+        self.paused_since = None
+
+    def wait(self, seconds: float) -> None:
+        """Poll the paused consumer for `seconds` (`backoff.retry`'s wait).
+
+        Raises Stopped when the process is told to stop, and Revoked when
+        partitions of the held records left this consumer meanwhile.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.should_stop():
+                raise Stopped
+            self._poll(min(max(deadline - time.monotonic(), 0), POLL_WAIT))
+            gone = self.gone & self.held
+            if gone:
+                self.held -= gone
+                raise Revoked(gone)
+            if time.monotonic() >= deadline:
+                return
+
+    def run_polling(self, work: Callable[[], object], *, what: str) -> bool:
+        """Run `work` (database work only) in a worker thread, polling while it takes long.
+
+        Work that ends within SLOW_WORK seconds costs nothing more; longer
+        work (e.g. a full recommendation rebuild a drain took over) no longer
+        counts against `max.poll.interval.ms`: the partitions are paused and
+        polled until it ends. The worker thread keeps its own database
+        connection between runs. Returns whether it paused.
+        """
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="betreco-drain")
+        future = self._worker.submit(_with_fresh_connections, work)
+        try:
+            future.result(timeout=SLOW_WORK)
+            return False
+        except StillRunning:
+            pass
+        self.pause(f"{what} is taking a while")
+        while not future.done():
+            self._poll(POLL_WAIT)
+        self.resume(f"{what} done")
+        future.result()
+        return True
+
+    def assigned(self, partitions: list[TopicPartition]) -> None:
+        """From `on_assign`: while paused, a partition is paused as soon as it is assigned."""
+        if self.paused:
+            self.consumer.incremental_assign(partitions)
+            self.consumer.pause(partitions)
+
+    def left(self, positions: set[Position]) -> None:
+        """From `on_revoke` and `on_lost`: these partitions are no longer ours."""
+        self.gone |= positions
+
+    def close(self) -> None:
+        """Stop the worker thread, closing its database connections."""
+        if self._worker is not None:
+            self._worker.submit(connections.close_all).result()
+            self._worker.shutdown()
+            self._worker = None
+
+    def _poll(self, timeout: float) -> None:
+        message = self.consumer.poll(timeout)
+        if message is None or message.error() is not None:
+            return
+        # A paused partition fetches nothing; should a message come all the same, it is
+        # fetched again after `resume` rather than skipped.
+        with contextlib.suppress(KafkaException):  # revoked meanwhile: its new owner reads it
+            self.consumer.seek(
+                TopicPartition(message.topic(), message.partition(), message.offset())
+            )
+
+
+def _with_fresh_connections(work: Callable[[], object]) -> object:
+    close_old_connections()
+    return work()
