@@ -39,6 +39,8 @@ MIN_BLOCK = 64
 MAX_BLOCK = 65_536
 FAST_SECONDS = 1.0  # a block used up faster than this: lease twice as many next time
 SLOW_SECONDS = 60.0  # a block that lasted longer: lease half as many next time
+# What a client is told (the database's own words stay in the logs, as the error's cause).
+UNAVAILABLE = "No id could be assigned: the database that holds the id counter is unavailable."
 
 
 class IdUnavailable(OperationalError):
@@ -79,15 +81,8 @@ def lease_block(size: int) -> range:
     except IdUnavailable:
         raise
     except DatabaseError as error:
-        raise _unavailable(error) from error
+        raise IdUnavailable(UNAVAILABLE) from error
     return range(start, end)
-
-
-def _unavailable(error: DatabaseError) -> IdUnavailable:
-    """The error to raise `from` a failed query: it names the cause but not the database's words."""
-    return IdUnavailable(
-        "No id could be assigned: the database that holds the id counter is unavailable."
-    )
 
 
 class IdPool:
@@ -166,7 +161,7 @@ def _in_transaction() -> bool:
     try:
         return not connection.get_autocommit()
     except DatabaseError as error:
-        raise _unavailable(error) from error
+        raise IdUnavailable(UNAVAILABLE) from error
 
 
 _pool = IdPool()
