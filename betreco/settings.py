@@ -271,10 +271,6 @@ CONSUMER_IDLE_LOG_INTERVAL = env.float("CONSUMER_IDLE_LOG_INTERVAL", default=60.
 PARKED_TIMEOUT_SECONDS = env.int("PARKED_TIMEOUT_SECONDS", default=3600)
 TOPICS = env.list("TOPICS", default=[])
 
-# Node part of generated ids (0-1023): give each process that assigns ids
-# its own value to make collisions impossible rather than improbable.
-BETRECO_NODE_ID = env.int("BETRECO_NODE_ID", default=-1)
-
 RECOMMENDATIONS_PER_USER = env.int("RECOMMENDATIONS_PER_USER", default=3)
 # A full rebuild renews its lease after every chunk of users; one whose
 # process died is taken over by the next drain once the lease runs out.

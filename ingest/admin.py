@@ -47,8 +47,18 @@ def _changelist_link(model, label, **query):
 class SourceIdAdmin(admin.ModelAdmin):
     """Ids belong to the source system: a fresh one is offered on add, and it is fixed after."""
 
-    def get_changeform_initial_data(self, request):
-        return {"id": new_id(), **super().get_changeform_initial_data(request)}
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The add form comes with a fresh id, leased before the admin's transaction opens.
+
+        Django runs this view in `transaction.atomic`, even for GET; a block
+        leased in there would not be shared (`ingest.ids`), so the id is
+        taken first and given to the form as the admin's own `?id=` initial
+        value (`get_changeform_initial_data` reads the query string).
+        """
+        if object_id is None and request.method == "GET" and "id" not in request.GET:
+            request.GET = request.GET.copy()
+            request.GET["id"] = str(new_id())
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

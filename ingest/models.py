@@ -297,3 +297,23 @@ class PartitionLag(models.Model):
 
     def __str__(self):
         return f"{self.topic}[{self.partition}]: lag {self.lag}"
+
+
+class IdCounter(models.Model):
+    """The next id to lease to a process that assigns ids (`ingest.ids`): one row, only rising.
+
+    Unmanaged: migration 0006 creates its table and its one row, and
+    `flush` (which Django's TransactionTestCase runs after every test)
+    leaves it alone. Emptied and refilled at 2**40, it would lease again
+    ids that running processes still hand out from their blocks.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    next_id = models.BigIntegerField(help_text="The first id of the next block to lease")
+
+    class Meta:
+        managed = False
+        db_table = "ingest_id_counter"
+
+    def __str__(self):
+        return f"next id {self.next_id}"

@@ -7,7 +7,6 @@ stored together (users and events first), which is what lets one process
 consume several topics.
 """
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,10 +15,11 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 from django.db import DatabaseError, transaction
 
 from ingest import services
+from ingest.ids import stable_id
 from ingest.kafka.backoff import DATABASE_UNAVAILABLE
 from ingest.kafka.dead_letter import Failure, message_source, record_dead_letters
 from ingest.kafka.envelope import DecodeError, decode
-from ingest.validation import INPUT_SERIALIZERS, MAX_ID, InvalidRecord, validate_records
+from ingest.validation import INPUT_SERIALIZERS, InvalidRecord, validate_records
 
 INVALID_RECORD = "invalid-record"
 REFUSED_BY_DATABASE = "refused-by-database"
@@ -34,12 +34,6 @@ class Batch:
     failures: list[Failure] = field(default_factory=list)
     next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     size: int = 0
-
-
-def stable_id(source: str) -> int:
-    """An id for a record that arrived without one, the same on every replay of its message."""
-    digest = hashlib.blake2b(source.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % MAX_ID + 1
 
 
 # Fields that default to "now": on a topic, "now" is when the message was produced.

@@ -3,10 +3,13 @@
 import pytest
 from django.urls import reverse
 
+from ingest import ids
+from ingest.ids import FIRST_DERIVED_ID, FIRST_LEASED_ID, MIN_BLOCK, IdPool
 from ingest.models import (
     Coupon,
     DeadLetter,
     Event,
+    IdCounter,
     MissingReference,
     ParkedCoupon,
     ParticipantPair,
@@ -182,3 +185,26 @@ def test_odds_of_one_are_refused_in_the_admin_too(admin_client, records):
     )
     assert response.status_code == 200  # the form again, with the error
     assert not Coupon.objects.filter(pk=coupon.pk + 1).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("model", [User, Event, Coupon], ids=lambda m: m.__name__)
+def test_add_form_offers_an_id_leased_before_the_admins_transaction(
+    admin_client, monkeypatch, model
+):
+    pool = IdPool()
+    monkeypatch.setattr(ids, "_pool", pool)
+
+    page = admin_client.get(_url(model, "add"))
+
+    offered = page.context["adminform"].form.initial["id"]
+    assert FIRST_LEASED_ID <= int(offered) < FIRST_DERIVED_ID
+    # Leased outside the admin's atomic block: a shared block, committed, the rest kept.
+    assert pool._remaining() == MIN_BLOCK - 1
+    assert IdCounter.objects.get().next_id >= int(offered) + MIN_BLOCK
+
+
+def test_add_form_keeps_an_id_given_in_the_query_string(admin_client, db):
+    page = admin_client.get(_url(User, "add") + "?id=4242")
+
+    assert page.context["adminform"].form.initial["id"] == "4242"

@@ -4,36 +4,26 @@ WAL, IMMEDIATE transactions and the busy timeout must make writers queue,
 never fail with "database is locked", and lose no row.
 """
 
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from ingest.models import Coupon, Event, Selection, User
+from tests.processes import finish, start_together
 
 WORKERS = 4
 BATCHES = 15
 BATCH_SIZE = 20
 
 WRITER = """
-import sys, time
-from pathlib import Path
+import sys
 import django
 django.setup()
 from ingest import services
 from ingest.validation import validate_record
+from tests.processes import wait_for_go
 
-worker, batches, size = (int(arg) for arg in sys.argv[1:4])
-ready, go = sys.argv[4:6]
-Path(ready).touch()
-deadline = time.monotonic() + 60
-while not Path(go).exists() and time.monotonic() < deadline:
-    time.sleep(0.01)
+worker, batches, size = (int(arg) for arg in sys.argv[3:6])
+wait_for_go(*sys.argv[1:3])
 for batch in range(batches):
     first = (worker + 1) * 1_000_000 + batch * size
     ids = range(first, first + size)
@@ -51,58 +41,17 @@ for batch in range(batches):
 """
 
 
-def _wait_until_ready(writers, paths, timeout=60):
-    """Poll until every writer has started (or one died), so they all begin together."""
-    deadline = time.monotonic() + timeout
-    while not all(path.exists() for path in paths):
-        for writer in writers:
-            if writer.poll() is not None:
-                pytest.fail(f"a writer exited early: {writer.communicate()[1]}")
-        if time.monotonic() > deadline:
-            pytest.fail("writer processes did not start in time")
-        time.sleep(0.05)
-
-
 @pytest.mark.skipif(
     settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
     reason="only SQLite has the 'database is locked' problem; this DB is not SQLite",
 )
 def test_concurrent_writer_processes_never_see_database_is_locked(transactional_db, tmp_path):
-    database = connection.settings_dict["NAME"]
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "betreco.settings",
-        "PYTHONPATH": str(settings.BASE_DIR),
-        "DATABASE_URL": f"sqlite:///{database}",
-    }
-    ready = [tmp_path / f"ready-{worker}" for worker in range(WORKERS)]
-    go = tmp_path / "go"
-    writers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                str(worker),
-                str(BATCHES),
-                str(BATCH_SIZE),
-                str(ready[worker]),
-                str(go),
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        for worker in range(WORKERS)
-    ]
-    _wait_until_ready(writers, ready)
-    Path(go).touch()
-    outcomes = [(writer.wait(timeout=300), writer.communicate()[1]) for writer in writers]
+    processes = start_together(
+        WRITER, [[worker, BATCHES, BATCH_SIZE] for worker in range(WORKERS)], tmp_path
+    )
+    outcomes = finish(processes)
 
-    for code, stderr in outcomes:
+    for code, _, stderr in outcomes:
         assert "database is locked" not in stderr
         assert code == 0, stderr
     rows = WORKERS * BATCHES * BATCH_SIZE

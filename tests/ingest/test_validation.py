@@ -6,7 +6,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from ingest.ids import FIRST_LEASED_ID, MAX_ASSIGNED_ID
 from ingest.validation import MAX_ID, InvalidRecord, validate_record
+
+# A record without an id gets one leased from the database's id counter.
+pytestmark = pytest.mark.django_db
 
 
 def user(**changes):
@@ -69,10 +73,10 @@ def test_id_and_alias_disagreeing_is_refused():
     assert "user_id" in refused("users", user(id=7, user_id=8))
 
 
-def test_missing_id_is_assigned_and_unique():
+def test_missing_id_is_assigned_unique_and_readable_by_javascript():
     ids = {validate_record("users", user())["id"] for _ in range(2000)}
     assert len(ids) == 2000
-    assert all(0 < record_id <= MAX_ID for record_id in ids)
+    assert all(FIRST_LEASED_ID <= record_id <= MAX_ASSIGNED_ID for record_id in ids)
 
 
 @pytest.mark.parametrize("value", [MAX_ID + 1, 2**64, -1, "12a", "", None])
