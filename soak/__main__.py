@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from soak.database import fresh_database
+from soak.processes import new_prefix
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run_dir = Path(tempfile.mkdtemp(prefix="betreco-soak-"))
     with fresh_database(args.database_url, run_dir) as url:
-        from soak.harness import new_prefix
-
         prefix = os.environ["KAFKA_TOPIC_PREFIX"] = new_prefix()
         os.environ["DATABASE_URL"] = url
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "betreco.settings")

@@ -9,12 +9,12 @@ import random
 import sys
 import threading
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
 from django.conf import settings
 from django.db import OperationalError, connection
 from django.db.utils import InterfaceError
@@ -27,12 +27,15 @@ from recommendations.models import PendingRefresh
 from soak import checks
 from soak.driver import Driver, Ledger
 from soak.faults import FaultRunner, Poison, schedule
-from soak.processes import KINDS, Consumers, base_env, ensure_topics, manage, start_gunicorn
-
-
-def new_prefix() -> str:
-    """Topics and consumer group of a run's own."""
-    return f"soak-{uuid.uuid4().hex[:8]}."
+from soak.processes import (
+    KINDS,
+    Consumers,
+    base_env,
+    ensure_topics,
+    manage,
+    new_prefix,
+    start_gunicorn,
+)
 
 
 @dataclass
@@ -190,13 +193,12 @@ def _progress(started: float, seconds: float, ledger: Ledger, faults: FaultRunne
     with tqdm(total=int(seconds), unit="s", desc="soak", file=sys.stdout, mininterval=5) as bar:
         while (elapsed := time.monotonic() - started) < seconds:
             time.sleep(1)
-            bar.n = min(int(elapsed), int(seconds))
             bar.set_postfix_str(
                 f"acked {ledger.records_acked} ({ledger.records_acked / max(elapsed, 1):.0f}/s), "
                 f"faults {sum(faults.done.values())}",
                 refresh=False,
             )
-            bar.refresh()
+            bar.update(min(int(elapsed), int(seconds)) - bar.n)
 
 
 def _converge(config, bootstrap, ledger, consumers) -> tuple[bool, str]:
@@ -227,9 +229,25 @@ def _converge(config, bootstrap, ledger, consumers) -> tuple[bool, str]:
             if not any(seen.values()):
                 return True, ""
             time.sleep(2)
+        seen["group"] = describe_group(bootstrap, f"{config.prefix}group")
         return False, ", ".join(f"{k} {v}" for k, v in seen.items())
     finally:
         group.close()
+
+
+def describe_group(bootstrap: str, group: str) -> str:
+    """The group as the broker describes it: state, and each member's assigned partitions."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        (future,) = admin.describe_consumer_groups([group], request_timeout=10).values()
+        described = future.result()
+    except Exception as error:  # the answer is for a person reading the report
+        return f"not described: {error!r}"
+    members = [
+        f"{m.client_id}: {len(m.assignment.topic_partitions) if m.assignment else 0} partitions"
+        for m in described.members
+    ]
+    return f"{described.state} with {len(members)} members ({'; '.join(members)})"
 
 
 def print_report(report: Report) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,6 +193,11 @@ def ensure_topics(env: dict) -> None:
         timeout=120,
         capture_output=True,
     )
+
+
+def new_prefix() -> str:
+    """Topics and consumer group of a run's own."""
+    return f"soak-{uuid.uuid4().hex[:8]}."
 
 
 def base_env(**extra: str) -> dict:
