@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8098
 PRODUCER_PORT ?= 8099
 
-.PHONY: install lock run test lint format bench clean
+.PHONY: install lock run test lint format bench soak clean
 
 # requirements-dev.txt is the whole locked set (runtime and dev, every package hashed).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -50,6 +50,13 @@ format: install
 bench: install
 	$(PY) bench/recommendations.py $(BENCH_ARGS)
 	$(PY) bench/pipeline.py
+
+# The chaos soak (15 minutes of load under faults, then every check; exit 1 when one fails).
+# SQLite by default; on PostgreSQL with TEST_DATABASE_URL set, or SOAK_ARGS="--database-url URL".
+# SOAK_ARGS="--minutes 3" for a shorter one; --keep keeps the run dir on success too.
+SOAK_ARGS ?=
+soak: install
+	$(PY) -m soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .ruff_cache

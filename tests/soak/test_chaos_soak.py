@@ -1,0 +1,42 @@
+"""The chaos soak, short: about 75 s of load under a reduced fault schedule, every check passes.
+
+The same harness as `make soak` (soak/), on the suite's database and broker:
+at least two consumer kills, one producer worker kill, one database outage
+longer than a shortened max.poll.interval.ms, one consumer joining and one
+leaving, and poison records. See soak/checks.py for what each check proves.
+"""
+
+import pytest
+
+from soak.checks import print_table
+from soak.harness import SoakConfig, run
+from tests.kafka_pipeline import database_url
+
+LOAD_SECONDS = 75
+
+
+@pytest.mark.kafka
+def test_the_pipeline_under_faults_stores_every_acknowledged_record_once(pipeline, tmp_path):
+    config = SoakConfig(
+        seconds=LOAD_SECONDS,
+        database_url=database_url(),
+        run_dir=tmp_path / "soak",
+        seed=7,
+        rate=30.0,
+        session_timeout_ms=4000,
+        max_poll_interval_ms=6000,
+        outage_s=9.0,
+        converge_s=60.0,
+        bootstrap=pipeline.bootstrap,
+        prefix=pipeline.prefix,
+        prepare=False,  # the suite migrated the database; the fixture made the topics
+    )
+    report = run(config)
+    lines = []
+    print_table(report.checks, lines.append)
+    table = "\n".join([*lines, f"figures: {report.figures}", f"logs: {report.run_dir}"])
+    print(table)
+    assert report.figures["faults"]["consumer-kill"] >= 2, table
+    assert report.figures["faults"]["worker-kill"] >= 1, table
+    assert report.figures["faults"]["db-outage"] == 1, table
+    assert report.ok, table
