@@ -321,6 +321,28 @@ def check_consumers(leave_codes, final_codes, unexpected) -> Check:
     return Check("6. SIGTERM exits 0; no consumer dies by itself", "all 0; none", found, ok, notes)
 
 
+# What librdkafka logs when the application stopped polling and it left the group.
+LEFT_ON_MAX_POLL = "maximum poll interval"
+
+
+def check_membership(run_dir, outage_s: float, max_poll_interval_ms: int) -> Check:
+    """The outage outlasted max.poll.interval.ms, and no consumer left its group over it."""
+    lines = [
+        f"{log.name}: {line.strip()}"
+        for log in sorted(run_dir.glob("consumer-*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if LEFT_ON_MAX_POLL in line
+    ]
+    longer = outage_s * 1000 > max_poll_interval_ms
+    return Check(
+        "8. membership kept through the outage",
+        f"outage > {max_poll_interval_ms} ms; 0 left",
+        f"outage {outage_s * 1000:.0f} ms; {len(lines)} left on max poll",
+        longer and not lines,
+        lines[:SHOWN],
+    )
+
+
 def print_table(checks: list[Check], write) -> None:
     widths = [max(len(c.name) for c in checks), 30, 60]
     write(f"{'check':<{widths[0]}} | {'expected':<{widths[1]}} | {'found':<{widths[2]}} | ok")

@@ -92,7 +92,7 @@ def run(config: SoakConfig) -> Report:
             KAFKA_TOPIC_PREFIX=config.prefix,
             KAFKA_CONSUMER_GROUP=f"{config.prefix}group",
             KAFKA_SESSION_TIMEOUT_MS=str(config.session_timeout_ms),
-            KAFKA_CLIENT_MAX_POLL_INTERVAL_MS=str(config.max_poll_interval_ms),
+            KAFKA_MAX_POLL_INTERVAL_MS=str(config.max_poll_interval_ms),
             LOG_LEVEL="INFO",
         )
         if config.prepare:
@@ -169,6 +169,9 @@ def _soak(config, env, bootstrap, consumers, producer, port) -> Report:
     ]
     final_codes = consumers.stop_all()
     results.append(checks.check_consumers(faults.leave_codes, final_codes, consumers.unexpected))
+    results.append(
+        checks.check_membership(config.run_dir, config.outage_s, config.max_poll_interval_ms)
+    )
     results.sort(key=lambda c: c.name)
     ledger.close()
     figures = {

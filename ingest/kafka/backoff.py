@@ -32,6 +32,28 @@ def drop_database_connections() -> None:
     close_old_connections()
 
 
+def bound_database_waits(limit_seconds: float) -> None:
+    """No query of this process waits longer than about `limit_seconds` for the database.
+
+    A consumer that has not polled for max.poll.interval.ms leaves its group,
+    and it cannot poll while a query waits: for SQLite's busy timeout (30 s by
+    default) while another process holds the write lock, for a PostgreSQL
+    connection to be accepted or a row lock to be released. Bounded, such a
+    wait fails like an outage, and `retry` (partitions paused, polling on)
+    waits it out. Only ever shortens the configured waits.
+    """
+    limit = max(int(limit_seconds), 1)
+    for connection in connections.all():
+        options = connection.settings_dict.setdefault("OPTIONS", {})
+        if connection.vendor == "sqlite":
+            options["timeout"] = min(options.get("timeout", 5), limit)
+        elif connection.vendor == "postgresql":
+            options["connect_timeout"] = min(int(options.get("connect_timeout", limit)), limit)
+            lock_timeout = f"-c lock_timeout={limit * 1000}"
+            options["options"] = f"{options.get('options', '')} {lock_timeout}".strip()
+        connection.close()
+
+
 def sleep_unless_stopped(seconds: float, should_stop: Callable[[], bool]) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

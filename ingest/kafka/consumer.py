@@ -46,6 +46,7 @@ from ingest.kafka.admin import ensure_topics, wait_for_broker
 from ingest.kafka.backoff import (
     DATABASE_UNAVAILABLE,
     Stopped,
+    bound_database_waits,
     drop_database_connections,
     retry,
 )
@@ -81,6 +82,11 @@ class ConsumerOptions:
     bootstrap_servers: str = field(default_factory=lambda: settings.KAFKA_BOOTSTRAP_SERVERS)
 
 
+def max_poll_interval_ms() -> int:
+    # librdkafka refuses a poll interval shorter than the session timeout.
+    return max(settings.KAFKA_MAX_POLL_INTERVAL_MS, settings.KAFKA_SESSION_TIMEOUT_MS)
+
+
 def consumer_config(options: ConsumerOptions) -> dict:
     session_timeout = settings.KAFKA_SESSION_TIMEOUT_MS
     config = client_config(
@@ -92,8 +98,7 @@ def consumer_config(options: ConsumerOptions) -> dict:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": session_timeout,
             "heartbeat.interval.ms": max(min(3000, session_timeout // 3), 100),
-            # librdkafka refuses a poll interval shorter than the session timeout.
-            "max.poll.interval.ms": max(settings.KAFKA_MAX_POLL_INTERVAL_MS, session_timeout),
+            "max.poll.interval.ms": max_poll_interval_ms(),
             "partition.assignment.strategy": "cooperative-sticky",
         },
         bootstrap_servers=options.bootstrap_servers,
@@ -132,6 +137,8 @@ class ConsumerLoop:
 
     def run(self) -> int:
         """Consume until stopped or a bound is reached; returns the number of messages handled."""
+        # A third of the poll interval: a failed wait, its retry and the poll fit in it.
+        bound_database_waits(max_poll_interval_ms() / 3000)
         try:
             wait_for_broker(self.options.bootstrap_servers, should_stop=self.should_stop)
             retry(
@@ -167,7 +174,8 @@ class ConsumerLoop:
 
     def _drain_polling(self, work) -> None:
         """Drains run in a worker thread, the partitions paused and polled if they run long."""
-        if self.holding.run_polling(work, what="draining outboxes"):
+        _, paused = self.holding.run_polling(work, what="draining outboxes")
+        if paused:
             # Paused, no message could come: that was no idle time (`--until-idle`).
             self.last_activity = time.monotonic()
 
@@ -197,7 +205,7 @@ class ConsumerLoop:
             started = time.perf_counter()
             self._handle(messages)
             crash_point("after-store")
-        self._commit_pending()
+        self._commit_pending(polling=True)
         if messages:
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)
             crash_point("after-offsets")
@@ -365,8 +373,13 @@ class ConsumerLoop:
             wait=self.holding.wait,
         )
 
-    def _commit_pending(self, only: set | None = None) -> None:
-        """Commit stored offsets synchronously; on failure keep them for the next attempt."""
+    def _commit_pending(self, only: set | None = None, *, polling: bool = False) -> None:
+        """Commit stored offsets synchronously; on failure keep them for the next attempt.
+
+        `polling`: a commit queued behind a rebalance can wait for as long as
+        the group takes to form again, so it runs beside the poll loop
+        (`Holding.run_polling`). Rebalance callbacks and closing commit inline.
+        """
         offsets = [
             TopicPartition(topic, partition, offset)
             for (topic, partition), offset in self.pending.items()
@@ -374,8 +387,15 @@ class ConsumerLoop:
         ]
         if not offsets:
             return
+
+        def commit():
+            return self.consumer.commit(offsets=offsets, asynchronous=False)
+
         try:
-            committed = self.consumer.commit(offsets=offsets, asynchronous=False)
+            if polling:
+                committed, _ = self.holding.run_polling(commit, what="committing offsets")
+            else:
+                committed = commit()
         except KafkaException as error:
             logger.warning("committing offsets failed, will retry: %s", error)
             return

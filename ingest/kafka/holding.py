@@ -66,13 +66,16 @@ class Holding:
         """From now on, a rebalance that takes one of `positions` interrupts `wait`."""
         self.held, self.gone = set(positions), set()
 
-    def pause(self, why: str) -> None:
-        """Pause every assigned partition (once, saying `why`), until `resume`."""
+    def pause(self, why: str, *, since: float | None = None, level: int = logging.WARNING) -> None:
+        """Pause every assigned partition (once, saying `why`), until `resume`.
+
+        `since`: when the wait began, if before now (the resume line says how long it lasted).
+        """
         if self.paused:
             return
         self.consumer.pause(self.consumer.assignment())
-        self.paused_since = time.monotonic()
-        logger.warning("%s, partitions paused", why)
+        self.paused_since = time.monotonic() if since is None else since
+        logger.log(level, "%s, partitions paused", why)
 
     def resume(self, done: str) -> None:
         """Resume every assigned partition, if paused, saying what ended the wait."""
@@ -102,29 +105,30 @@ class Holding:
             if time.monotonic() >= deadline:
                 return
 
-    def run_polling(self, work: Callable[[], object], *, what: str) -> bool:
-        """Run `work` (database work only) in a worker thread, polling while it takes long.
+    def run_polling(self, work: Callable[[], object], *, what: str) -> tuple[object, bool]:
+        """Run `work` in a worker thread, polling while it runs long; its result, and if it paused.
 
         Work that ends within SLOW_WORK seconds costs nothing more; longer
-        work (e.g. a full recommendation rebuild a drain took over) no longer
-        counts against `max.poll.interval.ms`: the partitions are paused and
-        polled until it ends. The worker thread keeps its own database
-        connection between runs. Returns whether it paused.
+        work (a full recommendation rebuild a drain took over, an offset
+        commit queued behind a rebalance) no longer counts against
+        `max.poll.interval.ms`: the partitions are paused and polled until it
+        ends. The worker thread keeps its own database connection between runs.
+        Not for rebalance callbacks, which must not poll.
         """
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="betreco-drain")
+        started = time.monotonic()
         future = self._worker.submit(_with_fresh_connections, work)
         try:
-            future.result(timeout=SLOW_WORK)
-            return False
+            return future.result(timeout=SLOW_WORK), False
         except StillRunning:
             pass
-        self.pause(f"{what} is taking a while")
+        # Slow, not broken (a rebalance, a big drain): worth a line, not a warning.
+        self.pause(f"{what} is taking a while", since=started, level=logging.INFO)
         while not future.done():
             self._poll(POLL_WAIT)
         self.resume(f"{what} done")
-        future.result()
-        return True
+        return future.result(), True
 
     def assigned(self, partitions: list[TopicPartition]) -> None:
         """From `on_assign`: while paused, a partition is paused as soon as it is assigned."""
