@@ -31,11 +31,15 @@ run: install
 	exec env PORT=$(PORT) PRODUCER_PORT=$(PRODUCER_PORT) $(PY) -m betreco.stack
 
 # The suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL names a server.
+# Two pytest-xdist workers: the integration tests mostly wait on processes and the
+# broker, so two halve the time on two cores (TEST_WORKERS=0 runs it in one process).
+TEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS)
 test: install
-	env -u DATABASE_URL $(VENV)/bin/pytest
+	env -u DATABASE_URL $(PYTEST)
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
 		echo "== the suite again on PostgreSQL (DATABASE_URL=\$$TEST_DATABASE_URL) =="; \
-		DATABASE_URL="$(TEST_DATABASE_URL)" $(VENV)/bin/pytest; \
+		DATABASE_URL="$(TEST_DATABASE_URL)" $(PYTEST); \
 	fi
 
 lint: install

@@ -4,9 +4,10 @@
     dead-lettered 2, lag 1500 (users 0, events 1500, coupons 0), parked 3
 
 (one line; `lag ?` / `parked ?` when the broker or the database could not
-be asked). Logged every `interval` seconds while something happens
-(records consumed, dead letters written), and every `idle_interval`
-seconds (a minute by default) while nothing does.
+be asked, `lag - (no partitions)` while the group gives this consumer
+none). Logged every `interval` seconds while something happens (records
+consumed, dead letters written), and every `idle_interval` seconds (a
+minute by default) while nothing does.
 """
 
 import logging
@@ -51,7 +52,8 @@ class Progress:
         lag_text = "?"
         if by_topic is not None:
             detail = ", ".join(f"{topic} {value}" for topic, value in sorted(by_topic.items()))
-            lag_text = f"{sum(by_topic.values())} ({detail})" if detail else "0"
+            # Without partitions a consumer cannot tell the group's lag: "0" would mislead.
+            lag_text = f"{sum(by_topic.values())} ({detail})" if detail else "- (no partitions)"
         logger.info(
             "progress: %.1f records/s (%d in %.1fs), last batch %d, total %d, "
             "dead-lettered %d, lag %s, parked %s",

@@ -87,6 +87,18 @@ def test_an_idle_consumer_logs_progress_once_per_idle_interval(clock, caplog):
     assert len(progress_lines(caplog)) == 1
 
 
+def test_a_consumer_without_partitions_does_not_claim_a_lag_of_0(clock, caplog):
+    caplog.set_level(logging.INFO)
+    progress = Progress(interval=5, idle_interval=60)
+    clock.now += 60
+    progress.maybe_log(lambda: {}, lambda: 0)
+    clock.now += 60
+    progress.maybe_log(lambda: {"users": 0, "events": 7}, lambda: 0)
+    idle, assigned = progress_lines(caplog)
+    assert "lag - (no partitions)" in idle
+    assert "lag 7 (events 7, users 0)" in assigned
+
+
 def test_without_a_broker_a_consumer_logs_a_line_per_retry_naming_the_servers(tmp_path):
     servers = f"127.0.0.1:{free_port()}"  # nothing listens there
     process = subprocess.Popen(
