@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite."""
 
 import os
+import threading
 import uuid
 
 import pytest
@@ -8,7 +9,23 @@ from rest_framework.test import APIClient
 
 from betreco.embedded_broker import EmbeddedBroker
 from ingest.kafka.admin import ensure_topics
+from recommendations.drainer import drainer
 from tests.kafka_pipeline import Pipeline
+
+
+@pytest.fixture(autouse=True)
+def _background_work_done():
+    """A test ends once the work its requests started in this process is done.
+
+    The server's outbox drainer and a background rebuild (POST
+    /recommendation/generate) run in threads; one still in a query when the
+    test's tables are flushed deadlocks the flush on PostgreSQL.
+    """
+    yield
+    drainer.wait_idle(30)
+    for thread in threading.enumerate():
+        if thread.name == "betreco-rebuild":
+            thread.join(30)
 
 
 @pytest.fixture
