@@ -12,14 +12,13 @@ The id space (README, "Assigned ids"):
 - below 2**40: the source systems' own ids (the seed's are five digits);
 - [2**40, 2**52): leased ids, from the counter;
 - [2**52, 2**53): ids the consumers derive from a message's place when a
-  record on a topic has none (`stable_id`), the same on every replay.
+  record on a topic has none (`derived_id`: its partition and offset), the same on every replay.
 
 A block starts at MIN_BLOCK ids and doubles, up to MAX_BLOCK, while each
 lasts under FAST_SECONDS, so a busy process touches the database about once
 a second at most and an idle one leases (and may waste) little.
 """
 
-import hashlib
 import logging
 import os
 import threading
@@ -184,15 +183,22 @@ def new_id() -> int:
     return _pool.new_id()
 
 
-def stable_id(source: str) -> int:
-    """An id in [2**52, 2**53) derived from `source`, the same every time.
+# A derived id is the message's place: its partition above its offset.
+DERIVED_OFFSET_BITS = 40  # a trillion messages a partition
+DERIVED_PARTITION_BITS = 12  # 4,096 partitions a topic
 
-    For a record that arrives on a topic without an id: its message's place
-    (topic/partition/offset) gives the same id on every replay. The range is
-    apart from leased ids; two sources share an id with the odds of a 52-bit
-    hash (README, "Assigned ids").
+
+def derived_id(partition: int, offset: int) -> int | None:
+    """An id in [2**52, 2**53) for a record at (partition, offset) of its kind's topic.
+
+    For a record that arrives on a topic without an id: the same on every
+    replay of its message, and never the same for two messages of one topic
+    (records of different kinds live in different tables, so their ids may
+    meet). None when the place does not fit (partition 4,096 or more, offset
+    2**40 or more): the record then gets a leased id, unique but new on a replay.
     """
-    digest = hashlib.blake2b(source.encode(), digest_size=8).digest()
-    return FIRST_DERIVED_ID + int.from_bytes(digest, "big") % (
-        MAX_ASSIGNED_ID + 1 - FIRST_DERIVED_ID
-    )
+    if not (
+        0 <= partition < 1 << DERIVED_PARTITION_BITS and 0 <= offset < 1 << DERIVED_OFFSET_BITS
+    ):
+        return None
+    return FIRST_DERIVED_ID + (partition << DERIVED_OFFSET_BITS | offset)

@@ -15,7 +15,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 from django.db import DatabaseError, transaction
 
 from ingest import services
-from ingest.ids import stable_id
+from ingest.ids import derived_id
 from ingest.kafka.backoff import DATABASE_UNAVAILABLE
 from ingest.kafka.dead_letter import Failure, message_source, record_dead_letters
 from ingest.kafka.envelope import DecodeError, decode
@@ -40,7 +40,7 @@ class Batch:
 DEFAULT_TO_PRODUCE_TIME = {"users": "registration_date", "coupons": "timestamp"}
 
 
-def _with_defaults(kind: str, record: dict, message, source: str) -> dict:
+def _with_defaults(kind: str, record: dict, message) -> dict:
     """Fill what validation would fill differently on every replay: the id and "now".
 
     A record without an id gets one derived from its message's place, and a
@@ -50,7 +50,7 @@ def _with_defaults(kind: str, record: dict, message, source: str) -> dict:
     record = dict(record)
     alias = INPUT_SERIALIZERS[kind].id_alias
     if record.get("id") is None and record.get(alias) is None:
-        record["id"] = stable_id(source)
+        record["id"] = derived_id(message.partition(), message.offset())
     when = DEFAULT_TO_PRODUCE_TIME.get(kind)
     timestamp_type, milliseconds = message.timestamp()
     if when and record.get(when) is None and timestamp_type != TIMESTAMP_NOT_AVAILABLE:
@@ -80,7 +80,7 @@ def prepare(messages) -> Batch:
                 Failure.of_message(message, error=str(error), error_kind=error.error_kind)
             )
             continue
-        decoded[kind].append((message, source, _with_defaults(kind, data, message, source)))
+        decoded[kind].append((message, source, _with_defaults(kind, data, message)))
     for kind, items in decoded.items():
         results = validate_records(kind, [data for _, _, data in items])
         for (message, source, _), result in zip(items, results, strict=True):

@@ -489,8 +489,8 @@ class ConsumerLoop:
         if self.consumer is not None:
             self._commit_pending()
             self.reporter.report(self._partition_lag())
+            self.holding.close()  # the worker thread may still be using the consumer
             self.consumer.close()  # leaves the group at once
-            self.holding.close()
         if self.producer is not None:
             self.producer.flush(DEAD_LETTER_TIMEOUT)
         drop_database_connections()

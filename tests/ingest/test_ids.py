@@ -22,8 +22,8 @@ from ingest.ids import (
     IdPool,
     IdsExhausted,
     IdUnavailable,
+    derived_id,
     lease_block,
-    stable_id,
 )
 from ingest.models import IdCounter
 
@@ -60,17 +60,23 @@ def test_leased_ids_are_above_source_ids_and_below_derived_ones():
     assert len(set(assigned)) == len(assigned)
 
 
-def test_derived_ids_fit_javascript_and_stay_apart_from_leased_ones():
-    derived = [
-        stable_id(f"users/{partition}/{offset}") for partition in range(4) for offset in range(5000)
-    ]
+def test_derived_ids_fit_javascript_stay_apart_from_leased_ones_and_never_collide():
+    places = [(partition, offset) for partition in range(8) for offset in range(5000)]
+    places += [(4095, 2**40 - 1), (4095, 0), (0, 2**40 - 1)]
+    derived = [derived_id(partition, offset) for partition, offset in places]
 
     assert all(FIRST_DERIVED_ID <= value <= MAX_ASSIGNED_ID for value in derived)
+    assert len(set(derived)) == len(places)
     assert MAX_ASSIGNED_ID == 2**53 - 1
 
 
 def test_derived_id_is_the_same_on_every_replay_of_a_message():
-    assert stable_id("users/0/41") == stable_id("users/0/41") != stable_id("users/0/42")
+    assert derived_id(0, 41) == derived_id(0, 41) != derived_id(0, 42) != derived_id(1, 41)
+
+
+def test_a_place_too_far_for_a_derived_id_gets_none_and_so_a_leased_id():
+    assert derived_id(4096, 0) is None
+    assert derived_id(0, 2**40) is None
 
 
 # Blocks
