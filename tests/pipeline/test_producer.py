@@ -19,7 +19,8 @@ from tests.pipeline.producer_helpers import (
 )
 from tests.prometheus import value
 
-pytestmark = pytest.mark.kafka
+# Records posted without an id lease one from the database (ingest.ids), so every test may use it.
+pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
 
 
 @pytest.fixture
