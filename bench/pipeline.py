@@ -83,6 +83,7 @@ sys.path.insert(0, str(ROOT))
 from betreco.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
 from betreco.stack import GUNICORN_CONFIG, consumer_processes  # noqa: E402
 from ingest.sports import sport_key  # noqa: E402
+from soak.processes import ensure_topics  # noqa: E402
 
 HOST = "127.0.0.1"
 KINDS = ("users", "events", "coupons")
@@ -474,14 +475,7 @@ def start_stack(exits: ExitStack, workdir: Path, run_id: str, production: bool) 
     exits.callback(stack.stop)
     stack.manage("migrate", "--no-input", "-v", "0")
     shutil.copyfile(db_path, stack.empty_db)  # the same schema, for the SQLite reference
-    subprocess.run(
-        [sys.executable, "-m", "betreco.stack", "--ensure-topics"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
+    ensure_topics(env)
     return stack
 
 
