@@ -15,6 +15,7 @@ Ctrl-C or SIGTERM.
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -47,12 +48,15 @@ class EmbeddedBroker:
         *,
         advertised_port: int | None = None,
         output=subprocess.DEVNULL,
+        env: dict[str, str] | None = None,
     ):
         self.port = port or free_port()
         # Another port advertised to clients in metadata: that of a proxy in
         # front of the broker (the TLS test puts a TLS terminator there).
         self.advertised_port = advertised_port or self.port
         self.output = output
+        # Extra environment for the broker, e.g. TOKIO_WORKER_THREADS (its runtime's threads).
+        self.env = env
         self.process: subprocess.Popen | None = None
 
     @property
@@ -71,7 +75,12 @@ class EmbeddedBroker:
         ]
 
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
-        self.process = subprocess.Popen(self.argv(), stdout=self.output, stderr=self.output)
+        self.process = subprocess.Popen(
+            self.argv(),
+            stdout=self.output,
+            stderr=self.output,
+            env={**os.environ, **self.env} if self.env else None,
+        )
         self.wait_ready(timeout)
         logger.info("embedded broker listening on %s", self.bootstrap_servers)
         return self

@@ -46,6 +46,11 @@ DEAD_LETTERS = Counter(
     "Records sent to the dead-letter topic (invalid, or parked past their time), by source topic.",
     ["topic"],
 )
+OFFSET_GAPS = Counter(
+    "betreco_offset_gaps",
+    "Fetches that skipped offsets of a partition (the consumer sought back), by topic.",
+    ["topic"],
+)
 CONSUMER_LAG = Gauge(
     "betreco_consumer_lag",
     "Messages of a partition assigned to this consumer not yet committed by its group.",

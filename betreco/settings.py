@@ -269,6 +269,9 @@ CONSUMER_DRAIN_INTERVAL = env.float("CONSUMER_DRAIN_INTERVAL", default=1.0)
 # this often (seconds) while it is idle.
 CONSUMER_IDLE_LOG_INTERVAL = env.float("CONSUMER_IDLE_LOG_INTERVAL", default=60.0)
 PARKED_TIMEOUT_SECONDS = env.int("PARKED_TIMEOUT_SECONDS", default=3600)
+# A fetch that skips offsets makes the consumer seek back; a gap still there after
+# this many seconds is accepted (docs: gap-free consumption).
+CONSUMER_GAP_WAIT_SECONDS = env.float("CONSUMER_GAP_WAIT_SECONDS", default=5.0)
 TOPICS = env.list("TOPICS", default=[])
 
 RECOMMENDATIONS_PER_USER = env.int("RECOMMENDATIONS_PER_USER", default=3)

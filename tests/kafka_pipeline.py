@@ -133,18 +133,10 @@ class Pipeline:
                 Delivery(message.topic(), message.partition(), message.offset(), message.key())
             )
 
-        headers = [
-            (Header.SCHEMA.value, kind.encode()),
-            (Header.SCHEMA_VERSION.value, SCHEMA_VERSION.encode()),
-        ]
+        headers = self.headers(kind)
         for record in records:
             key = None
-            if isinstance(record, bytes):
-                value = record
-            elif seed:
-                value = json.dumps({"op": kind, "data": json.dumps(record)}).encode()
-            else:
-                value = json.dumps(record).encode()
+            value = self.encode(kind, record, seed=seed)
             if isinstance(record, dict):
                 key = str(record.get("id") or record.get(f"{kind[:-1]}_id") or "").encode() or None
             producer.produce(
@@ -156,6 +148,23 @@ class Pipeline:
             )
         assert producer.flush(30) == 0
         return sorted(deliveries, key=lambda d: (d.partition, d.offset))
+
+    @staticmethod
+    def headers(kind: str) -> list[tuple[str, bytes]]:
+        """The schema headers our producer sends with a record of `kind`."""
+        return [
+            (Header.SCHEMA.value, kind.encode()),
+            (Header.SCHEMA_VERSION.value, SCHEMA_VERSION.encode()),
+        ]
+
+    @staticmethod
+    def encode(kind: str, record: dict | bytes, *, seed: bool = False) -> bytes:
+        """A message value: bytes as they are, a dict as JSON (the seed's envelope with `seed`)."""
+        if isinstance(record, bytes):
+            return record
+        if seed:
+            return json.dumps({"op": kind, "data": json.dumps(record)}).encode()
+        return json.dumps(record).encode()
 
     def start_consumer(self, *args: str, env: dict | None = None) -> ConsumerProcess:
         """Start `manage.py consume_topic *args` in the background."""

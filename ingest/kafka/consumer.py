@@ -56,6 +56,7 @@ from ingest.kafka.drains import OutboxDrains
 from ingest.kafka.holding import Holding, Position, Revoked
 from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
 from ingest.kafka.logs import log_error, with_logging
+from ingest.kafka.offsets import Offsets
 from ingest.kafka.parked import parked_upkeep
 from ingest.kafka.progress import Progress
 from ingest.kafka.reporting import Reporter
@@ -123,6 +124,8 @@ class ConsumerLoop:
         self.next_maintenance = 0.0
         self.consumer: Consumer | None = None
         self.holding: Holding | None = None
+        self.offsets: Offsets | None = None
+        self.collecting: list = []  # the batch being collected (rebalances drop from it)
         self.producer = None
         self.drains = OutboxDrains()
         self.started = time.monotonic()
@@ -151,6 +154,10 @@ class ConsumerLoop:
             self.drains.run()  # whatever a process that died before us still owed
             self.consumer = Consumer(consumer_config(self.options))
             self.holding = Holding(self.consumer, should_stop=self.should_stop)
+            self.offsets = Offsets(self.consumer, gap_wait=settings.CONSUMER_GAP_WAIT_SECONDS)
+            for topic in self.options.topics:  # every series exists from the start, at 0
+                for counter in (metrics.RECORDS_STORED, metrics.DEAD_LETTERS, metrics.OFFSET_GAPS):
+                    counter.labels(topic)
             self.drains.runner = self._drain_polling
             self.consumer.subscribe(
                 self.options.topics,
@@ -198,8 +205,7 @@ class ConsumerLoop:
         limit = self.options.batch_size
         if self.options.max_messages is not None:
             limit = min(limit, self.options.max_messages - self.consumed)
-        collected = self._collect(limit)
-        messages = self._still_assigned(self._without_kafka_errors(collected))
+        messages, fetched = self._collect(limit)
         if messages:
             self.last_activity = time.monotonic()
             started = time.perf_counter()
@@ -209,44 +215,34 @@ class ConsumerLoop:
         if messages:
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)
             crash_point("after-offsets")
-            self.drains.after_batch(flow_paused=len(collected) < limit)
+            self.drains.after_batch(flow_paused=fetched < limit)
         self._maintain()
         self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
         self.progress.maybe_log(self._lag, self._parked_count)
         self.reporter.maybe_report(self._partition_lag)
 
-    def _collect(self, limit: int) -> list:
-        """Up to `limit` messages: a full batch under load, what there is once the flow pauses.
+    def _collect(self, limit: int) -> tuple[list, int]:
+        """Up to `limit` messages without a gap, and how many were fetched.
 
         `consume(n, timeout)` returns only when it has n messages or the
         timeout ends, so one long call would hold a trickle of records for
         the whole timeout. Short calls instead: keep filling while messages
         come, hand over as soon as a call brings none (or after poll_timeout).
+        Each call's messages are admitted in offset order (`offsets`); a
+        rebalance during a later call drops what was collected of the
+        partitions it took away (`_forget`), so no older version is stored
+        over what their new owner stores.
         """
         deadline = time.monotonic() + self.options.poll_timeout
-        messages = []
-        while len(messages) < limit and not self.stopping:
-            got = self.consumer.consume(limit - len(messages), timeout=FILL_WAIT)
-            messages += got
-            if (messages and not got) or time.monotonic() >= deadline:
+        self.collecting, fetched = [], 0
+        while fetched < limit and not self.stopping:
+            got = self.consumer.consume(limit - fetched, timeout=FILL_WAIT)
+            fetched += len(got)
+            self.collecting += self.offsets.admit(self._without_kafka_errors(got))
+            if (fetched and not got) or time.monotonic() >= deadline:
                 break
-        return messages
-
-    def _still_assigned(self, messages: list) -> list:
-        """Drop messages of partitions revoked while the batch was collected.
-
-        A later consume call of `_collect` can hand a partition to another
-        member; storing its messages here would race the new owner (an older
-        version could overwrite a newer one). The new owner reads them again
-        from the committed offset.
-        """
-        if not messages:
-            return messages
-        assigned = self._assignment()
-        kept = [m for m in messages if _position(m) in assigned]
-        if len(kept) < len(messages):
-            logger.info("left %d messages of revoked partitions", len(messages) - len(kept))
-        return kept
+        messages, self.collecting = self.collecting, []
+        return messages, fetched
 
     def _assignment(self) -> set[Position]:
         return {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
@@ -428,6 +424,14 @@ class ConsumerLoop:
         self.holding.left(lost)
 
     def _forget(self, positions: set) -> None:
+        self.offsets.forget(positions)
+        kept = [m for m in self.collecting if _position(m) not in positions]
+        if len(kept) < len(self.collecting):
+            logger.info(
+                "left %d collected messages of partitions no longer ours",
+                len(self.collecting) - len(kept),
+            )
+        self.collecting = kept
         for position in positions:
             self.pending.pop(position, None)
             topic, partition = position
