@@ -12,22 +12,28 @@ The id space (README, "Assigned ids"):
 - below 2**40: the source systems' own ids (the seed's are five digits);
 - [2**40, 2**52): leased ids, from the counter;
 - [2**52, 2**53): ids the consumers derive from a message's place when a
-  record on a topic has none (`derived_id`: its partition and offset), the same on every replay.
+  record on a topic has none (`derived_id`: a number for the topic's
+  incarnation, partition and offset >> 32, from `DerivedIdRange`, and the
+  offset's low 32 bits), the same on every replay.
 
 A block starts at MIN_BLOCK ids and doubles, up to MAX_BLOCK, while each
 lasts under FAST_SECONDS, so a busy process touches the database about once
 a second at most and an idle one leases (and may waste) little.
 """
 
+import functools
 import logging
+import operator
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from django.db import DatabaseError, OperationalError, router, transaction
+from django.db.models import Max, Q
 
-from ingest.models import IdCounter
+from ingest.models import Coupon, DerivedIdRange, Event, IdCounter, ParkedCoupon, User
 
 logger = logging.getLogger(__name__)
 
@@ -183,22 +189,113 @@ def new_id() -> int:
     return _pool.new_id()
 
 
-# A derived id is the message's place: its partition above its offset.
-DERIVED_OFFSET_BITS = 40  # a trillion messages a partition
-DERIVED_PARTITION_BITS = 12  # 4,096 partitions a topic
+# A derived id: a range's number above the low 32 bits of the message's offset.
+DERIVED_OFFSET_BITS = 32  # a range holds 4,294,967,296 offsets
+DERIVED_RANGE_BITS = 20  # 1,048,576 ranges; 2**52 + (2**20 - 1 << 32 | 2**32 - 1) = 2**53 - 1
+OFFSET_MASK = (1 << DERIVED_OFFSET_BITS) - 1
+ALLOCATION_ATTEMPTS = 50  # each lost race means another process allocated: progress anyway
 
 
-def derived_id(partition: int, offset: int) -> int | None:
-    """An id in [2**52, 2**53) for a record at (partition, offset) of its kind's topic.
+class DerivedIdsExhausted(RuntimeError):
+    """Every derived-id range number (2**20) is allocated (README, "Derived ids")."""
 
-    For a record that arrives on a topic without an id: the same on every
-    replay of its message, and never the same for two messages of one topic
-    (records of different kinds live in different tables, so their ids may
-    meet). None when the place does not fit (partition 4,096 or more, offset
-    2**40 or more): the record then gets a leased id, unique but new on a replay.
+
+class RangeKey(NamedTuple):
+    """What a derived-id range belongs to: a topic's incarnation, a partition, offset >> 32."""
+
+    topic: str
+    topic_id: str  # the broker's id for this incarnation of the topic; "" if it reports none
+    partition: int
+    chunk: int
+
+    @classmethod
+    def of(cls, topic: str, topic_id: str, partition: int, offset: int) -> "RangeKey":
+        return cls(topic, topic_id, partition, offset >> DERIVED_OFFSET_BITS)
+
+
+def derived_id(number: int, offset: int) -> int:
+    """The id in [2**52, 2**53) of the message at `offset` in the range numbered `number`.
+
+    Ranges never share a number and a range's offsets agree in all but
+    their low 32 bits, so two places never share an id.
     """
-    if not (
-        0 <= partition < 1 << DERIVED_PARTITION_BITS and 0 <= offset < 1 << DERIVED_OFFSET_BITS
-    ):
-        return None
-    return FIRST_DERIVED_ID + (partition << DERIVED_OFFSET_BITS | offset)
+    if not 0 <= number < 1 << DERIVED_RANGE_BITS:
+        raise ValueError(f"derived-id range number {number} is outside 0..2**20 - 1")
+    return FIRST_DERIVED_ID + (number << DERIVED_OFFSET_BITS | offset & OFFSET_MASK)
+
+
+def range_numbers(keys: Iterable[RangeKey]) -> dict[RangeKey, int]:
+    """Each key's range number, allocating one (in a transaction of its own) for new keys.
+
+    A number is written once and never changed, so every process reads the
+    same one for a key, whenever it asks. New keys get numbers above the
+    highest allocated; several processes allocating at once insert ignoring
+    conflicts (on the key: another process allocated it; on the number:
+    another took it), then read back what was stored and try again for
+    what is still missing. Raises DerivedIdsExhausted when the numbers
+    run out, and the database's own errors (an outage) as they are.
+    """
+    wanted = set(keys)
+    found = _stored_numbers(wanted)
+    alias = router.db_for_write(DerivedIdRange)
+    for _ in range(ALLOCATION_ATTEMPTS):
+        missing = sorted(wanted - found.keys())
+        if not missing:
+            return found
+        with transaction.atomic(using=alias):
+            ranges = DerivedIdRange.objects.using(alias)
+            top = ranges.aggregate(top=Max("number"))["top"]
+            if top is None:
+                top = _highest_range_in_use(alias)
+            if top + len(missing) >= 1 << DERIVED_RANGE_BITS:
+                raise DerivedIdsExhausted(
+                    f"No derived id for {len(missing)} new place(s) (first: {missing[0]}): all "
+                    f"{1 << DERIVED_RANGE_BITS} derived-id ranges are allocated. Records on a "
+                    "topic without an id cannot be stored; send them with their own ids."
+                )
+            ranges.bulk_create(
+                [
+                    DerivedIdRange(number=top + 1 + index, **key._asdict())
+                    for index, key in enumerate(missing)
+                ],
+                ignore_conflicts=True,
+            )
+        found |= _stored_numbers(set(missing))
+    if wanted <= found.keys():
+        return found
+    # Other processes won every race: contention, not exhaustion, so a database
+    # error the consumer retries with its batch held.
+    raise OperationalError(
+        f"No derived-id range could be allocated in {ALLOCATION_ATTEMPTS} attempts: "
+        "other processes kept taking the next number"
+    )
+
+
+def _stored_numbers(keys: set[RangeKey]) -> dict[RangeKey, int]:
+    if not keys:
+        return {}
+    alias = router.db_for_read(DerivedIdRange)
+    places = functools.reduce(operator.or_, (Q(**key._asdict()) for key in keys))
+    rows = DerivedIdRange.objects.using(alias).filter(places)
+    return {RangeKey(row.topic, row.topic_id, row.partition, row.chunk): row.number for row in rows}
+
+
+def _highest_range_in_use(alias: str) -> int:
+    """The highest range number that a stored record's id falls in; -1 if none.
+
+    Ids derived before the ranges had numbers (2**52 + partition << 40 |
+    offset) and ids sources chose in [2**52, 2**53) are stored without a
+    range row: the first number allocated goes above all of them, so a new
+    derived id never meets them. Ids of 2**53 and above cannot be met.
+    """
+    id_columns = ((User, "id"), (Event, "id"), (Coupon, "id"), (ParkedCoupon, "coupon_id"))
+    tops = [
+        model.objects.using(alias)
+        .filter(**{f"{field}__gte": FIRST_DERIVED_ID, f"{field}__lte": MAX_ASSIGNED_ID})
+        .aggregate(top=Max(field))["top"]
+        for model, field in id_columns
+    ]
+    in_use = [top for top in tops if top is not None]
+    if not in_use:
+        return -1
+    return (max(in_use) - FIRST_DERIVED_ID) >> DERIVED_OFFSET_BITS

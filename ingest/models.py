@@ -317,3 +317,41 @@ class IdCounter(models.Model):
 
     def __str__(self):
         return f"next id {self.next_id}"
+
+
+class DerivedIdRange(models.Model):
+    """The number of one range of derived ids (`ingest.ids.range_numbers`); never changed.
+
+    A record that arrives on a topic without an id gets 2**52 + (number <<
+    32 | offset's low 32 bits), where the number belongs to its message's
+    topic, the topic's incarnation (the broker's topic id: a topic deleted
+    and created again, or any topic of an embedded broker that restarted,
+    has a new one), partition and offset >> 32. Numbers never repeat, so two
+    places never share an id, and a row once written is never changed, so a
+    replay of the message finds the same number (README, "Derived ids").
+    """
+
+    topic = models.CharField(max_length=249)  # Kafka's longest topic name
+    topic_id = models.CharField(
+        max_length=64, blank=True, help_text="The broker's topic id; empty if it reports none"
+    )
+    partition = models.IntegerField()
+    chunk = models.BigIntegerField(help_text="Offset >> 32: the range covers 2**32 offsets")
+    number = models.IntegerField(primary_key=True, help_text="0 to 2**20 - 1")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "ingest_derived_id_range"
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "topic_id", "partition", "chunk"], name="unique_derived_id_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(number__gte=0, number__lt=2**20),
+                name="derived_id_range_number_fits",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.topic}[{self.partition}] chunk {self.chunk} ({self.topic_id}): {self.number}"

@@ -1,7 +1,9 @@
 """One consumed batch: decode and validate each message, then store all of it in one transaction.
 
-Decoding and validation need no database, so they run once per batch;
-`store` is the part a consumer retries when the database is unavailable.
+Decoding and validation need no database; `prepare` only asks the database
+(and the broker, for a topic's id) for the number of a derived-id range it
+has not seen yet, once per batch (`derived_ids`). `prepare` and `store` are
+the parts a consumer retries when the database is unavailable.
 Messages of any topic may share a batch: users, events and coupons are
 stored together (users and events first), which is what lets one process
 consume several topics.
@@ -15,9 +17,9 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 from django.db import DatabaseError, transaction
 
 from ingest import services
-from ingest.ids import derived_id
 from ingest.kafka.backoff import DATABASE_UNAVAILABLE
 from ingest.kafka.dead_letter import Failure, message_source, record_dead_letters
+from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.envelope import DecodeError, decode
 from ingest.validation import INPUT_SERIALIZERS, InvalidRecord, validate_records
 
@@ -40,17 +42,21 @@ class Batch:
 DEFAULT_TO_PRODUCE_TIME = {"users": "registration_date", "coupons": "timestamp"}
 
 
-def _with_defaults(kind: str, record: dict, message) -> dict:
+def _has_id(kind: str, record: dict) -> bool:
+    return record.get("id") is not None or record.get(INPUT_SERIALIZERS[kind].id_alias) is not None
+
+
+def _with_defaults(kind: str, record: dict, message, derived: dict) -> dict:
     """Fill what validation would fill differently on every replay: the id and "now".
 
-    A record without an id gets one derived from its message's place, and a
-    missing registration date or coupon timestamp is the message's
-    timestamp, so that replaying the topic stores exactly the same rows.
+    A record without an id gets the one derived from its message's place
+    (`derived`: place -> id), and a missing registration date or coupon
+    timestamp is the message's timestamp, so that replaying the topic
+    stores exactly the same rows.
     """
     record = dict(record)
-    alias = INPUT_SERIALIZERS[kind].id_alias
-    if record.get("id") is None and record.get(alias) is None:
-        record["id"] = derived_id(message.partition(), message.offset())
+    if not _has_id(kind, record):
+        record["id"] = derived[(message.topic(), message.partition(), message.offset())]
     when = DEFAULT_TO_PRODUCE_TIME.get(kind)
     timestamp_type, milliseconds = message.timestamp()
     if when and record.get(when) is None and timestamp_type != TIMESTAMP_NOT_AVAILABLE:
@@ -58,14 +64,17 @@ def _with_defaults(kind: str, record: dict, message) -> dict:
     return record
 
 
-def prepare(messages) -> Batch:
+def prepare(messages, derived_ids: DerivedIds) -> Batch:
     """Decode and validate consumed messages (those without a Kafka error) into a Batch.
 
-    Records are validated a kind at a time (`validate_records`), which is
-    several times faster than one by one; each kind keeps its message order.
+    The ids of id-less records are derived for the whole batch at once
+    (`DerivedIds.ids_for`: the database and the broker only for what it has
+    not seen). Records are validated a kind at a time (`validate_records`),
+    which is several times faster than one by one; each kind keeps its
+    message order.
     """
     batch = Batch()
-    decoded = defaultdict(list)  # kind -> [(message, source, data)]
+    decoded = []  # (kind, message, source, data)
     for message in messages:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         batch.size += 1
@@ -80,8 +89,16 @@ def prepare(messages) -> Batch:
                 Failure.of_message(message, error=str(error), error_kind=error.error_kind)
             )
             continue
-        decoded[kind].append((message, source, _with_defaults(kind, data, message)))
-    for kind, items in decoded.items():
+        decoded.append((kind, message, source, data))
+    derived = derived_ids.ids_for(
+        (m.topic(), m.partition(), m.offset())
+        for kind, m, _, data in decoded
+        if not _has_id(kind, data)
+    )
+    by_kind = defaultdict(list)  # kind -> [(message, source, data)]
+    for kind, message, source, data in decoded:
+        by_kind[kind].append((message, source, _with_defaults(kind, data, message, derived)))
+    for kind, items in by_kind.items():
         results = validate_records(kind, [data for _, _, data in items])
         for (message, source, _), result in zip(items, results, strict=True):
             if isinstance(result, InvalidRecord):
@@ -108,7 +125,7 @@ def store(batch: Batch) -> services.StoreResult:
     return result
 
 
-def store_one_by_one(messages) -> Batch:
+def store_one_by_one(messages, derived_ids: DerivedIds) -> Batch:
     """The fallback when the database refuses a whole batch (not an outage, e.g. a constraint).
 
     Each message is stored in a transaction of its own, and the ones the
@@ -117,7 +134,7 @@ def store_one_by_one(messages) -> Batch:
     """
     combined = Batch()
     for message in messages:
-        single = prepare([message])
+        single = prepare([message], derived_ids)  # ids derived already: cached
         try:
             store(single)
         except DATABASE_UNAVAILABLE:

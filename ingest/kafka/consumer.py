@@ -28,6 +28,7 @@ outage must hold the same batch (not skip or crash) until it ends.
 """
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -52,6 +53,7 @@ from ingest.kafka.backoff import (
 )
 from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
+from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.drains import OutboxDrains
 from ingest.kafka.holding import Holding, Position, Revoked
 from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
@@ -128,6 +130,7 @@ class ConsumerLoop:
         self.collecting: list = []  # the batch being collected (rebalances drop from it)
         self.producer = None
         self.drains = OutboxDrains()
+        self.derived_ids = DerivedIds(options.bootstrap_servers)
         self.started = time.monotonic()
 
     def stop(self, *_args) -> None:
@@ -306,8 +309,13 @@ class ConsumerLoop:
         """
         self.holding.hold({_position(message) for message in messages})
         while True:
-            batch = batches.prepare(messages)
             try:
+                batch = self._retry_store(
+                    functools.partial(batches.prepare, messages, self.derived_ids),
+                    f"deriving ids for a batch of {len(messages)}",
+                    len(messages),
+                    retry_on=(*DATABASE_UNAVAILABLE, KafkaException),  # the topic id: the broker
+                )
                 return self._store(batch, messages), messages
             except Revoked as revoked:
                 kept = [m for m in messages if _position(m) not in revoked.positions]
@@ -330,7 +338,7 @@ class ConsumerLoop:
         except DatabaseError:
             logger.exception("the database refused a batch; storing its messages one by one")
             batch = self._retry_store(
-                lambda: batches.store_one_by_one(messages),
+                lambda: batches.store_one_by_one(messages, self.derived_ids),
                 f"storing {batch.size} one by one",
                 batch.size,
             )
@@ -352,18 +360,19 @@ class ConsumerLoop:
             if dead[topic]:
                 metrics.DEAD_LETTERS.labels(topic).inc(dead[topic])
 
-    def _retry_store(self, step, what: str, records: int):
+    def _retry_store(self, step, what: str, records: int, retry_on=DATABASE_UNAVAILABLE):
         """Retry a storing step through an outage, holding `records` with the partitions paused."""
 
         def unavailable(error: BaseException) -> None:
             drop_database_connections()
             cause = " ".join(str(error).split())  # one line, whatever the driver says
-            self.holding.pause(f"database unavailable: {cause}; holding {records} records")
+            down = "Kafka" if isinstance(error, KafkaException) else "database"
+            self.holding.pause(f"{down} unavailable: {cause}; holding {records} records")
 
         return retry(
             step,
             what=what,
-            retry_on=DATABASE_UNAVAILABLE,
+            retry_on=retry_on,
             should_stop=self.should_stop,
             on_failure=unavailable,
             wait=self.holding.wait,
@@ -405,6 +414,8 @@ class ConsumerLoop:
         self.last_activity = time.monotonic()
         self.assigned_once = True
         logger.info("assigned %s", _describe(partitions))
+        # A topic recreated, or a broker started again, comes back as an assignment.
+        self.derived_ids.forget_topics({tp.topic for tp in partitions})
         self.holding.assigned(partitions)  # paused at once if we are waiting
 
     def _revoked(self, _consumer, partitions) -> None:

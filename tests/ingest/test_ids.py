@@ -61,22 +61,25 @@ def test_leased_ids_are_above_source_ids_and_below_derived_ones():
 
 
 def test_derived_ids_fit_javascript_stay_apart_from_leased_ones_and_never_collide():
-    places = [(partition, offset) for partition in range(8) for offset in range(5000)]
-    places += [(4095, 2**40 - 1), (4095, 0), (0, 2**40 - 1)]
-    derived = [derived_id(partition, offset) for partition, offset in places]
+    numbers = [0, 1, 2, 4095, 2**20 - 1]
+    offsets = [0, 1, 41, 2**31, 2**32 - 1]
+    derived = [derived_id(number, offset) for number in numbers for offset in offsets]
 
     assert all(FIRST_DERIVED_ID <= value <= MAX_ASSIGNED_ID for value in derived)
-    assert len(set(derived)) == len(places)
-    assert MAX_ASSIGNED_ID == 2**53 - 1
+    assert len(set(derived)) == len(numbers) * len(offsets)
+    assert derived_id(2**20 - 1, 2**32 - 1) == MAX_ASSIGNED_ID == 2**53 - 1
 
 
-def test_derived_id_is_the_same_on_every_replay_of_a_message():
-    assert derived_id(0, 41) == derived_id(0, 41) != derived_id(0, 42) != derived_id(1, 41)
+def test_a_derived_id_keeps_the_low_32_bits_of_the_offset_its_range_holds_the_rest():
+    # Offsets 0 and 2**32 are in different ranges (chunks 0 and 1), so different numbers.
+    assert derived_id(7, 2**32 + 5) == derived_id(7, 5) == FIRST_DERIVED_ID + (7 << 32) + 5
 
 
-def test_a_place_too_far_for_a_derived_id_gets_none_and_so_a_leased_id():
-    assert derived_id(4096, 0) is None
-    assert derived_id(0, 2**40) is None
+def test_a_range_number_beyond_20_bits_is_refused_rather_than_leaving_javascript_range():
+    with pytest.raises(ValueError, match="outside"):
+        derived_id(2**20, 0)
+    with pytest.raises(ValueError, match="outside"):
+        derived_id(-1, 0)
 
 
 # Blocks
