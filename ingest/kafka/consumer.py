@@ -124,7 +124,7 @@ class ConsumerLoop:
         self.consumer: Consumer | None = None
         self.holding: Holding | None = None
         self.producer = None
-        self.drains = OutboxDrains()
+        self.drains = OutboxDrains(should_stop=self.should_stop)
         self.started = time.monotonic()
 
     def stop(self, *_args) -> None:
