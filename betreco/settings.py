@@ -280,6 +280,9 @@ RECOMMENDATIONS_PER_USER = env.int("RECOMMENDATIONS_PER_USER", default=3)
 RECOMMENDATION_REBUILD_LEASE_SECONDS = env.float(
     "RECOMMENDATION_REBUILD_LEASE_SECONDS", default=120.0
 )
+# Users per transaction of a full rebuild: each holds the recommendations write
+# lock, and a consumer told to stop stops its rebuild only between two of them.
+RECOMMENDATION_REBUILD_CHUNK_SIZE = env.int("RECOMMENDATION_REBUILD_CHUNK_SIZE", default=2000)
 RECOMMENDATION_ENGINE = env.str(
     "RECOMMENDATION_ENGINE",
     default="recommendations.engines.frequency.FrequencyEngine",

@@ -31,6 +31,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class OwedWorkAdmin(ReadOnlyAdmin):
+    """Rows that say what work is still owed: deleting one would lose that work for good.
+
+    A deleted outbox row leaves the answers it owes stale until something
+    else happens to reach those users; a deleted rebuild request is never
+    run. Both settle themselves (the next drain, a lease that runs out), so
+    there is nothing to clear by hand. Stored answers stay deletable: a user
+    without one gets an answer computed on read, and deleting a user in the
+    admin must be able to take its answer along.
+    """
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class RecommendedEventInline(admin.TabularInline):
     model = RecommendedEvent
     extra = 0
@@ -83,7 +98,7 @@ class RecommendationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PendingRefresh)
-class PendingRefreshAdmin(ReadOnlyAdmin):
+class PendingRefreshAdmin(OwedWorkAdmin):
     """The outbox: what committed changes still owe the stored answers (empty when all is fresh)."""
 
     list_display = ["id", "scope", "ref_id", "created_at"]
@@ -92,7 +107,7 @@ class PendingRefreshAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RebuildRequest)
-class RebuildRequestAdmin(ReadOnlyAdmin):
+class RebuildRequestAdmin(OwedWorkAdmin):
     """Full rebuilds, requested and run, with their progress."""
 
     list_display = [

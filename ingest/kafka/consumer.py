@@ -129,7 +129,7 @@ class ConsumerLoop:
         self.offsets: Offsets | None = None
         self.collecting: list = []  # the batch being collected (rebalances drop from it)
         self.producer = None
-        self.drains = OutboxDrains()
+        self.drains = OutboxDrains(should_stop=self.should_stop)
         self.derived_ids = DerivedIds(options.bootstrap_servers)
         self.started = time.monotonic()
 

@@ -7,6 +7,11 @@ reads its data. Offsets do not wait for a drain: what it owes is already
 durable. While messages flow in full batches, drains are coalesced (one
 every `CONSUMER_DRAIN_INTERVAL` seconds); as soon as the flow pauses, the
 next drain runs at once.
+
+A drain may run long (a full rebuild taken over); the loop's `should_stop`
+is passed on to it (`betreco.stopping`), so a consumer told to stop has its
+drain return at its next safe point and exits within its grace period,
+leaving the rest owed in the database.
 """
 
 import logging
@@ -18,6 +23,7 @@ from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
 from betreco import metrics
+from betreco.stopping import stoppable
 from ingest.kafka.backoff import DATABASE_UNAVAILABLE, drop_database_connections
 
 logger = logging.getLogger("ingest.kafka.consumer")
@@ -31,8 +37,12 @@ class OutboxDrains:
         drains: list[Callable[[], object]] | None = None,
         interval: float | None = None,
         runner: Callable[[Callable[[], None]], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ):
-        """`runner(work)` runs the drains: inline by default, the consumer's keeps polling."""
+        """`runner(work)` runs the drains: inline by default, the consumer's keeps polling.
+
+        `should_stop()` turning true asks a running drain to return early.
+        """
         if drains is None:
             drains = [import_string(path) for path in settings.CONSUMER_OUTBOX_DRAINS]
         self.drains = drains
@@ -40,6 +50,7 @@ class OutboxDrains:
         self.last_run = float("-inf")
         self.seconds = 0.0  # time spent draining, for the progress line
         self.runner = runner or (lambda work: work())
+        self.should_stop = should_stop
 
     def after_batch(self, *, flow_paused: bool) -> None:
         """After a batch's commit: drain now if the flow paused or the interval has passed."""
@@ -54,6 +65,11 @@ class OutboxDrains:
         self.seconds += time.monotonic() - started
 
     def _drain_all(self) -> None:
+        # Set here, in the thread the drains run in (the runner's worker, or inline).
+        with stoppable(self.should_stop):
+            self._drain_each()
+
+    def _drain_each(self) -> None:
         for drain in self.drains:
             drain_started = time.perf_counter()
             try:

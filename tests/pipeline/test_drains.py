@@ -1,9 +1,11 @@
 """The consumer's outbox drains: at once when the flow pauses, coalesced while it is high."""
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import OperationalError
 
+from betreco.stopping import stop_requested
 from ingest.kafka.drains import OutboxDrains
 
 
@@ -53,3 +55,22 @@ def test_a_drain_that_fails_is_logged_and_tried_again_next_turn(caplog):
     assert "outbox not drained, the database is unavailable" in caplog.text
     drains.after_batch(flow_paused=True)
     assert drain.calls == 2
+
+
+def test_a_drain_is_asked_to_stop_once_the_consumer_is():
+    """Also from the worker thread a consumer runs its drains in."""
+    stopping = []
+    asked = []
+    worker = ThreadPoolExecutor(max_workers=1)
+    drains = OutboxDrains(
+        [lambda: asked.append(stop_requested())],
+        interval=3600,
+        runner=lambda work: worker.submit(work).result(),
+        should_stop=lambda: bool(stopping),
+    )
+    drains.run()
+    stopping.append(True)
+    drains.run()
+    worker.shutdown()
+    assert asked == [False, True]
+    assert not stop_requested()  # outside a drain, nothing asks

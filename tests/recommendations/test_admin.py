@@ -1,8 +1,9 @@
-"""The admin shows each user's recommendation, and the user page shows it too."""
+"""The admin shows each user's recommendation, the user page shows it too; owed work stays."""
 
 import pytest
 
-from recommendations.rebuild import rebuild_all
+from recommendations.models import PendingRefresh, RebuildRequest, Recommendation
+from recommendations.rebuild import rebuild_all, rebuild_request
 
 pytestmark = pytest.mark.django_db
 
@@ -34,3 +35,37 @@ def test_the_recommendation_admin_lists_and_shows_answers(staff_client, user, ma
     page = staff_client.get(f"/admin/recommendations/recommendation/{user.pk}/change/")
     assert page.status_code == 200
     assert str(upcoming) in page.content.decode()
+
+
+@pytest.mark.parametrize("model", ["pendingrefresh", "rebuildrequest"])
+def test_owed_refreshes_and_rebuild_requests_cannot_be_deleted_in_the_admin(
+    staff_client, user, make_event, bet, model
+):
+    bet(user, make_event("Tennis"))  # owes a refresh of the user's answer
+    rebuild_request()
+    rows = {"pendingrefresh": PendingRefresh, "rebuildrequest": RebuildRequest}[model].objects
+    before = list(rows.values_list("pk", flat=True))
+    assert before
+    listing = staff_client.get(f"/admin/recommendations/{model}/")
+    assert listing.status_code == 200
+    assert "delete_selected" not in listing.content.decode()  # no bulk delete action
+    url = f"/admin/recommendations/{model}/{before[0]}/delete/"
+    assert staff_client.get(url).status_code == 403
+    assert staff_client.post(url, {"post": "yes"}).status_code == 403
+    staff_client.post(  # the bulk action, posted all the same
+        f"/admin/recommendations/{model}/",
+        {"action": "delete_selected", "_selected_action": before, "post": "yes"},
+    )
+    assert staff_client.get(f"/admin/recommendations/{model}/add/").status_code == 403
+    assert list(rows.values_list("pk", flat=True)) == before
+
+
+def test_a_user_with_a_stored_answer_can_still_be_deleted_in_the_admin(
+    staff_client, user, make_event, bet
+):
+    bet(user, make_event("Tennis"))
+    rebuild_all()
+    assert Recommendation.objects.filter(pk=user.pk).exists()
+    response = staff_client.post(f"/admin/ingest/user/{user.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Recommendation.objects.filter(pk=user.pk).exists()

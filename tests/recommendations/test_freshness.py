@@ -252,14 +252,14 @@ def test_single_saves_and_deletes_as_in_the_admin_keep_answers_fresh():
     assert stored_answers() == from_scratch()
 
 
-def test_a_batch_committed_during_a_full_rebuild_is_not_overwritten(monkeypatch):
+def test_a_batch_committed_during_a_full_rebuild_is_not_overwritten(settings):
     users = [user_record() for _ in range(12)]
     events = [event_record("Tennis", begins_in=timedelta(hours=h + 1)) for h in range(6)]
     with drained():
         ingest_services.store_batch(
             users=users, events=events, coupons=[coupon_record(users[0]["id"], [events[0]["id"]])]
         )
-    monkeypatch.setattr(rebuild, "CHUNK_SIZE", 3)
+    settings.RECOMMENDATION_REBUILD_CHUNK_SIZE = 3
     last = events[-1]["id"]
 
     def bets_arrive_after_the_first_chunk(done):
@@ -317,3 +317,38 @@ def test_a_drain_overtaken_by_another_plans_again_under_the_lock(monkeypatch):
     assert not PendingRefresh.objects.exists()
     assert Recommendation.objects.get(pk=fan["id"]).reason == "2 of your 3 selections are Tennis."
     assert stored_answers() == from_scratch()
+
+
+def test_a_rebuild_ends_fresh_though_a_drain_wrote_during_it_and_bets_were_withdrawn(settings):
+    """A drain writes answers mid-rebuild; the bets behind them are withdrawn before it ends.
+
+    The withdrawal brings the ranking back to the one the rebuild started
+    from, so only the snapshot the drain wrote tells which answers it left
+    behind: the rebuild's catch-up must compare with that snapshot too.
+    """
+    users = [user_record() for _ in range(9)]
+    events = [event_record("Tennis", begins_in=timedelta(hours=h + 1)) for h in range(6)]
+    with drained():
+        ingest_services.store_batch(
+            users=users,
+            events=events,
+            coupons=[coupon_record(u["id"], [events[0]["id"]]) for u in users],
+        )
+    settings.RECOMMENDATION_REBUILD_CHUNK_SIZE = 3
+    last = events[-1]["id"]
+    backers = [users[-1]["id"], users[-2]["id"]]
+
+    def bets_come_and_go_after_the_first_chunk(done):
+        if done != 3 or Coupon.objects.filter(selections__event_id=last).exists():
+            return
+        with drained():  # the last event becomes the most popular, drained at once
+            ingest_services.store_batch(coupons=[coupon_record(pk, [last]) for pk in backers])
+        assert stored_answers()[users[0]["id"]][-1][0] == last
+        # ...and the bets are withdrawn; no drain has run yet when the rebuild ends
+        Coupon.objects.filter(selections__event_id=last).delete()
+
+    rebuild.rebuild_all(on_progress=bets_come_and_go_after_the_first_chunk)
+    assert stored_answers() == from_scratch()
+    refresh_pending()  # the withdrawal's own drain
+    assert stored_answers() == from_scratch()
+    assert stored_answers()[users[0]["id"]][-1][0] != last

@@ -164,3 +164,50 @@ def test_an_event_that_ends_leaves_the_lists_at_the_next_drain_without_any_write
     assert refresh_pending().users == 1
     assert list(listed.values_list("id", flat=True)) == [later["id"]]
     assert stored_answers() == from_scratch()
+
+
+BIG = 2000  # users: with a chunk a user, their rebuild takes many seconds
+
+
+def _many_bettors_whose_answers_were_lost() -> None:
+    users = [user_record() for _ in range(BIG)]
+    events = [event_record(sport) for sport in ("Golf", "Tennis", "Football") for _ in range(4)]
+    coupons = [coupon_record(u["id"], [events[i % len(events)]["id"]]) for i, u in enumerate(users)]
+    ingest_services.store_batch(users=users, events=events, coupons=coupons)
+    refresh_pending()
+    Recommendation.objects.all().delete()  # only a full rebuild brings them back
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("taken_over", ["at-start", "while-consuming"])
+def test_sigterm_during_a_long_rebuild_exits_0_within_30_s_and_the_next_consumer_finishes_it(
+    pipeline, taken_over
+):
+    _many_bettors_whose_answers_were_lost()
+    slow = {"RECOMMENDATION_REBUILD_CHUNK_SIZE": "1"}
+    if taken_over == "at-start":  # the drain a consumer runs before it subscribes
+        requested = rebuild_request()
+        consumer = pipeline.start_consumer(*TOPICS, env=slow)
+    else:  # a drain between batches, in the consumer's worker thread, partitions paused
+        consumer = pipeline.start_consumer(*TOPICS, env=slow)
+        wait_until(lambda: "consuming" in consumer.log, timeout=60, what="the consumer to start")
+        requested = rebuild_request()
+
+    def rebuilding():
+        requested.refresh_from_db()
+        return requested.users_done >= 20
+
+    wait_until(rebuilding, timeout=60, what="the consumer to be well into the rebuild")
+    consumer.signal(signal.SIGTERM)
+    assert consumer.wait(timeout=30) == 0, consumer.log
+    assert "rebuild stopped after" in consumer.log
+    requested.refresh_from_db()
+    assert requested.finished_at is None  # still owed...
+    assert requested.users_done < requested.users_total == BIG
+    assert requested.lease_until is None  # ...and free for the next drain at once
+
+    pipeline.consume(*TOPICS)
+    requested.refresh_from_db()
+    assert requested.finished_at is not None
+    assert requested.users_done == requested.users_total == BIG
+    assert stored_answers() == from_scratch()
