@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -154,12 +155,13 @@ def unpark(coupon_ids: Iterable[int]) -> None:
         ParkedCoupon.objects.filter(coupon_id__in=coupon_ids).delete()
 
 
+@transaction.atomic
 def expire(*, max_age: timedelta) -> list[ParkedCoupon]:
     """Claim, remove and return parked coupons older than `max_age`, for dead-lettering.
 
     SKIP LOCKED: a coupon claimed by a transaction that is storing it, or
     parking a newer version over it, is left to that transaction; one
-    claimed here is never also stored. Call it inside a transaction.
+    claimed here is never also stored.
     """
     expired = list(
         ParkedCoupon.objects.filter(parked_at__lt=timezone.now() - max_age)
