@@ -289,10 +289,12 @@ def store_batch(
         candidates = parking.waiting_for(
             user_ids=[u["id"] for u in users], event_ids=[e["id"] for e in events]
         )
-    # One claim, in id order, for the parked coupons the batch may release and those it
-    # brings again: two batches never each hold some of them and wait for the others.
-    claimed = parking.claim([*candidates, *(c["id"] for c in coupons)])
-    released = _release({pk: claimed[pk] for pk in candidates if pk in claimed})
+    released = []
+    if candidates:
+        # One claim, in id order, for the parked coupons the batch may release and those
+        # it brings again: two batches never each hold some of them and wait for others.
+        claimed = parking.claim([*candidates, *(c["id"] for c in coupons)])
+        released = _release({pk: claimed[pk] for pk in candidates if pk in claimed})
     result = coupons_store(records=coupons, source=source) if coupons else StoreResult()
     result.users, result.events, result.released = stored_users, stored_events, released
     return result
