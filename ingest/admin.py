@@ -7,6 +7,7 @@ those relations in the same query (`list_select_related`, annotations) so a
 page of 100 rows stays a handful of queries.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
@@ -221,10 +222,43 @@ class MissingReferenceInline(admin.TabularInline):
     fields = ["kind", "ref_id"]
 
 
+class ParkedCouponForm(forms.ModelForm):
+    """Refuses a change made to a version that is no longer the parked one."""
+
+    seen = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = ParkedCoupon
+        fields = ["coupon_id", "payload", "parked_at", "source"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            self.fields["seen"].initial = self._version()
+
+    def _version(self) -> str:
+        return self.instance.parked_at.isoformat()  # a version parked over it resets parked_at
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance._state.adding and cleaned.get("seen") != self._version():
+            raise forms.ValidationError(
+                "A newer version of this coupon was parked since this page was opened: "
+                "reload it and make the change again."
+            )
+        return cleaned
+
+
 @admin.register(ParkedCoupon)
 class ParkedCouponAdmin(admin.ModelAdmin):
-    """Coupons waiting for their user or events; kept editable so an operator can fix one."""
+    """Coupons waiting for their user or events; kept editable so an operator can fix one.
 
+    A save or delete claims the row first (see ingest/parking.py), so it
+    neither brings back a coupon a consumer stored or dead-lettered
+    meanwhile nor overwrites a newer version parked since the page opened.
+    """
+
+    form = ParkedCouponForm
     list_display = ["coupon_id", "parked_at", "waiting_for", "source"]
     search_fields = ["=coupon_id", "source"]
     list_filter = ["missing__kind"]
@@ -233,6 +267,14 @@ class ParkedCouponAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("missing")
+
+    def get_object(self, request, object_id, from_field=None):
+        """On a save or delete, the claimed row (locked until the admin's transaction ends);
+        None, and the admin's "does not exist" message, when it is gone."""
+        parked = super().get_object(request, object_id, from_field)
+        if parked is None or request.method != "POST":
+            return parked
+        return self.get_queryset(request).select_for_update().filter(pk=parked.pk).first()
 
     @admin.display(description="waiting for")
     def waiting_for(self, parked):

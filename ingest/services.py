@@ -6,32 +6,20 @@ replaying a whole topic, changes nothing: rows equal to what is stored are
 not written at all, and only changes that matter to others are announced
 (`ingest.signals`: events written, bets changed), with the affected ids.
 
-A coupon whose user or events are not stored yet is parked
-(`ParkedCoupon`) and stored by whichever later batch brings what it waits
-for.
+A coupon whose user or events are not stored yet is parked (`ingest.parking`)
+and stored by whichever later batch brings what it waits for. Every path
+here that stores or releases a coupon claims its parked row first
+(`parking.claim`), before it writes any coupon row.
 """
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
-from ingest.models import (
-    Coupon,
-    Event,
-    MissingReference,
-    ParkedCoupon,
-    ParticipantPair,
-    Selection,
-    User,
-)
+from ingest import parking
+from ingest.models import Coupon, Event, ParticipantPair, Selection, User
 from ingest.signals import bets_changed, events_written
-from ingest.validation import InvalidRecord, validate_records
 
 USER_FIELDS = ["birth_year", "country", "currency", "gender", "registration_date"]
 EVENT_FIELDS = ["begin_timestamp", "end_timestamp", "country", "league", "sport", "participants_id"]
@@ -124,44 +112,6 @@ def events_upsert(*, records: Iterable[dict]) -> list[int]:
     return written
 
 
-def missing_references(records: list[dict]) -> dict[int, list[tuple[str, int]]]:
-    """For each coupon that references a user or event not stored yet, what it lacks."""
-    user_ids = {r["user_id"] for r in records}
-    event_ids = {s["event_id"] for r in records for s in r["selections"]}
-    known_users = set(User.objects.filter(id__in=user_ids).values_list("id", flat=True))
-    known_events = set(Event.objects.filter(id__in=event_ids).values_list("id", flat=True))
-    missing = {}
-    for record in records:
-        lacks = [] if record["user_id"] in known_users else [("user", record["user_id"])]
-        lacks += [
-            ("event", s["event_id"])
-            for s in record["selections"]
-            if s["event_id"] not in known_events
-        ]
-        if lacks:
-            missing[record["id"]] = lacks
-    return missing
-
-
-def reference_errors(records: list[dict]) -> dict[int, dict[str, list[str]]]:
-    """Field-level errors of coupons whose user or events are not stored, by coupon id.
-
-    For callers that refuse such coupons instead of parking them: the data
-    API (a 400 naming `user_id` / `selections[i].event_id`) and load_dummy.
-    """
-    errors = {}
-    for coupon_id, lacks in missing_references(records).items():
-        record = next(r for r in records if r["id"] == coupon_id)
-        positions = {s["event_id"]: i for i, s in enumerate(record["selections"])}
-        errors[coupon_id] = {
-            ("user_id" if kind == "user" else f"selections[{positions[ref_id]}].event_id"): [
-                f"{kind.capitalize()} {ref_id} does not exist."
-            ]
-            for kind, ref_id in lacks
-        }
-    return errors
-
-
 def _selection_sets(coupon_ids: list[int]) -> dict[int, set[tuple[int, object]]]:
     sets: dict[int, set] = {coupon_id: set() for coupon_id in coupon_ids}
     for coupon_id, event_id, odds in Selection.objects.filter(coupon_id__in=coupon_ids).values_list(
@@ -173,7 +123,8 @@ def _selection_sets(coupon_ids: list[int]) -> dict[int, set[tuple[int, object]]]
 
 def _store_coupons(records: list[dict]) -> list[int]:
     """Upsert coupons whose references all exist, with exactly their selections."""
-    records = _last_per_id(records)
+    # In id order, so two transactions writing the same coupons lock them in one order.
+    records = sorted(_last_per_id(records), key=lambda r: r["id"])
     if not records:
         return []
     rows = [
@@ -256,39 +207,14 @@ def coupon_put(*, record: dict) -> bool:
     The data API's path: a coupon with a missing reference raises
     `MissingReferences` (a 400 naming the field) instead of waiting parked.
     """
-    errors = reference_errors([record]).get(record["id"])
+    claimed = parking.claim([record["id"]])  # a parked older version, not released meanwhile
+    errors = parking.reference_errors([record]).get(record["id"])
     if errors:
         raise MissingReferences(errors)
     existed = Coupon.objects.filter(pk=record["id"]).exists()
     _store_coupons([record])
-    ParkedCoupon.objects.filter(coupon_id=record["id"]).delete()  # a parked older version
+    parking.unpark(claimed)
     return not existed
-
-
-def _park(records: list[dict], missing: dict, source: str | Mapping[int, str]) -> None:
-    ids = [r["id"] for r in records]
-    encoded = {r["id"]: json.loads(json.dumps(r, cls=DjangoJSONEncoder)) for r in records}
-    sources = source if isinstance(source, Mapping) else dict.fromkeys(ids, source)
-    ParkedCoupon.objects.bulk_create(
-        [ParkedCoupon(coupon_id=pk, payload=encoded[pk], source=sources.get(pk, "")) for pk in ids],
-        update_conflicts=True,
-        unique_fields=["coupon_id"],
-        update_fields=["payload", "source", "parked_at"],  # the timeout runs from the newest
-    )
-    _record_missing({pk: missing[pk] for pk in ids})
-
-
-def _record_missing(missing: dict[int, list[tuple[str, int]]]) -> None:
-    """Replace what each parked coupon waits for."""
-    MissingReference.objects.filter(parked_id__in=list(missing)).delete()
-    MissingReference.objects.bulk_create(
-        [
-            MissingReference(parked_id=pk, kind=kind, ref_id=ref_id)
-            for pk, lacks in missing.items()
-            for kind, ref_id in set(lacks)
-        ],
-        ignore_conflicts=True,  # a concurrent release or park may have written them
-    )
 
 
 @transaction.atomic
@@ -300,23 +226,17 @@ def coupons_store(*, records: Iterable[dict], source: str | Mapping[int, str] = 
     coupon that waits too long.
     """
     records = _last_per_id(records)
-    missing = missing_references(records)
+    # Claimed before anything is written: a release of an older parked version
+    # finishes first (and is then stored over), or finds the row gone or replaced.
+    claimed = parking.claim(r["id"] for r in records)
+    missing = parking.missing_references(records)
     ready = [r for r in records if r["id"] not in missing]
     waiting = [r for r in records if r["id"] in missing]
     result = StoreResult(coupons=_store_coupons(ready), parked=missing)
-    ParkedCoupon.objects.filter(coupon_id__in=[r["id"] for r in ready]).delete()
+    parking.unpark(r["id"] for r in ready if r["id"] in claimed)
     if waiting:
-        _park(waiting, missing, source)
+        parking.park(waiting, missing, source)
     return result
-
-
-def _parked_records(parked_ids) -> list[dict]:
-    """Parked payloads, validated again (they were valid when parked)."""
-    payloads = list(
-        ParkedCoupon.objects.filter(coupon_id__in=parked_ids).values_list("payload", flat=True)
-    )
-    # An invalid one cannot happen for what was parked; expiry dead-letters it.
-    return [r for r in validate_records("coupons", payloads) if not isinstance(r, InvalidRecord)]
 
 
 @transaction.atomic
@@ -330,35 +250,25 @@ def release_parked(
     re-checks all parked coupons, which consumers do now and then to catch
     arrivals committed concurrently by another process.
     """
-    if everything:
-        # Only coupons for which something they waited for exists now can
-        # be ready: found in SQL, not by re-validating every parked payload.
-        candidates = list(
-            MissingReference.objects.filter(
-                Q(kind="user", ref_id__in=User.objects.values("id"))
-                | Q(kind="event", ref_id__in=Event.objects.values("id"))
-            )
-            .values_list("parked_id", flat=True)
-            .distinct()
-        )
-    else:
-        candidates = list(
-            MissingReference.objects.filter(
-                Q(kind="user", ref_id__in=list(user_ids))
-                | Q(kind="event", ref_id__in=list(event_ids))
-            )
-            .values_list("parked_id", flat=True)
-            .distinct()
-        )
-    if not candidates:
+    candidates = parking.waiting_for(user_ids=user_ids, event_ids=event_ids, everything=everything)
+    return _release(parking.claim(candidates)) if candidates else []
+
+
+def _release(claimed: dict[int, dict]) -> list[int]:
+    """Store the claimed parked coupons that lack nothing now; the others wait for less.
+
+    Readiness and what is stored come from the claimed payloads: one read
+    before the claim may have been replaced by a newer version, or stored.
+    """
+    if not claimed:
         return []
-    records = _parked_records(candidates)
-    missing = missing_references(records)
+    records = parking.valid_records(claimed.values())
+    missing = parking.missing_references(records)
     ready = [r for r in records if r["id"] not in missing]
     _store_coupons(ready)
     ready_ids = [r["id"] for r in ready]
-    ParkedCoupon.objects.filter(coupon_id__in=ready_ids).delete()
-    _record_missing(missing)  # what the others still lack has shrunk
+    parking.unpark(ready_ids)
+    parking.record_missing(missing)  # what the others still lack has shrunk
     return ready_ids
 
 
@@ -374,24 +284,17 @@ def store_batch(
     users, events, coupons = list(users), list(events), list(coupons)
     stored_users = users_upsert(records=users)
     stored_events = events_upsert(records=events)
-    released = []
+    candidates = []
     if users or events:
-        released = release_parked(
+        candidates = parking.waiting_for(
             user_ids=[u["id"] for u in users], event_ids=[e["id"] for e in events]
         )
+    released = []
+    if candidates:
+        # One claim, in id order, for the parked coupons the batch may release and those
+        # it brings again: two batches never each hold some of them and wait for others.
+        claimed = parking.claim([*candidates, *(c["id"] for c in coupons)])
+        released = _release({pk: claimed[pk] for pk in candidates if pk in claimed})
     result = coupons_store(records=coupons, source=source) if coupons else StoreResult()
     result.users, result.events, result.released = stored_users, stored_events, released
     return result
-
-
-@transaction.atomic
-def expire_parked(*, max_age: timedelta) -> list[ParkedCoupon]:
-    """Remove and return parked coupons older than `max_age`, for dead-lettering."""
-    # skip_locked: two consumers expiring at once (PostgreSQL) do not both dead-letter a coupon.
-    expired = list(
-        ParkedCoupon.objects.filter(parked_at__lt=timezone.now() - max_age)
-        .select_for_update(skip_locked=True)
-        .prefetch_related("missing")
-    )
-    ParkedCoupon.objects.filter(coupon_id__in=[p.coupon_id for p in expired]).delete()
-    return expired

@@ -2,7 +2,8 @@
 
 - Store parked coupons whose user and events have arrived (committed
   meanwhile by another consumer process).
-- Dead-letter those parked longer than `PARKED_TIMEOUT_SECONDS`: removed
+- Dead-letter those parked longer than `PARKED_TIMEOUT_SECONDS`: claimed
+  (one another transaction is storing is skipped, see `ingest.parking`), removed
   and written as unpublished dead letters in one transaction, then
   published after the commit, so the database's write lock is never held
   while waiting for the broker, and a broker outage delays them but loses
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from betreco import metrics
-from ingest import services
+from ingest import parking, services
 from ingest.kafka.dead_letter import Failure, publish_unpublished, record_dead_letters
 from ingest.models import DeadLetter, ParkedCoupon
 
@@ -51,6 +52,6 @@ def parked_upkeep(producer: Producer) -> Upkeep:
 @transaction.atomic
 def _expire() -> list[Failure]:
     max_age = timedelta(seconds=settings.PARKED_TIMEOUT_SECONDS)
-    failures = [Failure.of_parked(p) for p in services.expire_parked(max_age=max_age)]
+    failures = [Failure.of_parked(p) for p in parking.expire(max_age=max_age)]
     record_dead_letters(failures, published=False)
     return failures

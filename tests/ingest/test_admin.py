@@ -1,9 +1,13 @@
 """The admin: every page of every ingest model renders, and search and filters find records."""
 
+import json
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from ingest import ids
+from ingest import ids, services
 from ingest.ids import FIRST_DERIVED_ID, FIRST_LEASED_ID, MIN_BLOCK, IdPool
 from ingest.models import (
     Coupon,
@@ -17,6 +21,7 @@ from ingest.models import (
     User,
 )
 from tests.factories import CouponFactory, EventFactory, UserFactory
+from tests.ingest.records import coupon, event, user
 
 MODELS = [User, ParticipantPair, Event, Coupon, Selection, ParkedCoupon, DeadLetter]
 
@@ -208,3 +213,56 @@ def test_add_form_keeps_an_id_given_in_the_query_string(admin_client, db):
     page = admin_client.get(_url(User, "add") + "?id=4242")
 
     assert page.context["adminform"].form.initial["id"] == "4242"
+
+
+@pytest.fixture
+def parked_fix(admin_client, db):
+    """Coupon 9 parked for user 1; an operator opens its page and later saves a fix."""
+    services.coupons_store(records=[coupon(9, 1, [(5, 1.5)])], source="coupons/0/7")
+    page = admin_client.get(_url(ParkedCoupon, "change", 9))
+    form = page.context["adminform"].form
+
+    def save(**payload_changes):
+        parked_at = timezone.localtime(form.initial["parked_at"])
+        return admin_client.post(
+            _url(ParkedCoupon, "change", 9),
+            {
+                "coupon_id": 9,
+                "payload": json.dumps({**form.initial["payload"], **payload_changes}),
+                "parked_at_0": parked_at.date().isoformat(),
+                "parked_at_1": parked_at.time().isoformat(),
+                "source": form.initial["source"],
+                "seen": form["seen"].value(),
+                "missing-TOTAL_FORMS": "0",
+                "missing-INITIAL_FORMS": "0",
+            },
+        )
+
+    return save
+
+
+def test_a_parked_coupon_can_be_fixed_in_the_admin(parked_fix):
+    response = parked_fix(stake="25.00")
+    assert response.status_code == 302, response.context["adminform"].errors
+    assert ParkedCoupon.objects.get(pk=9).payload["stake"] == "25.00"
+
+
+def test_a_fix_to_a_coupon_stored_since_its_page_opened_does_not_park_it_again(parked_fix):
+    services.store_batch(users=[user(1)], events=[event(5)])  # releases it
+
+    response = parked_fix(stake="25.00")
+
+    assert response.status_code == 302  # to the admin's index: "doesn't exist"
+    assert not ParkedCoupon.objects.exists()
+    assert Coupon.objects.get(pk=9).stake == Decimal("10")
+
+
+def test_a_fix_to_a_version_parked_over_since_its_page_opened_is_refused(parked_fix):
+    services.coupons_store(records=[coupon(9, 1, [(6, 2.0)])])  # a newer version
+
+    response = parked_fix(stake="25.00")
+
+    assert response.status_code == 200
+    assert "A newer version of this coupon was parked" in response.content.decode()
+    payload = ParkedCoupon.objects.get(pk=9).payload
+    assert (payload["stake"], payload["selections"][0]["event_id"]) == ("10.00", 6)

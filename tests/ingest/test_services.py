@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from ingest import services
+from ingest import parking, services
 from ingest.models import (
     Coupon,
     Event,
@@ -17,7 +17,7 @@ from ingest.models import (
     User,
 )
 from ingest.signals import bets_changed, events_written
-from ingest.validation import validate_record
+from tests.ingest.records import coupon, event, user
 
 pytestmark = pytest.mark.django_db
 
@@ -38,36 +38,6 @@ def announced():
     yield calls
     events_written.disconnect(events)
     bets_changed.disconnect(bets)
-
-
-def user(user_id, **changes):
-    data = {"id": user_id, "birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "M"}
-    data.setdefault("registration_date", "2024-01-01T00:00:00Z")
-    return validate_record("users", {**data, **changes})
-
-
-def event(event_id, participants=("Olympiacos", "PAOK"), **changes):
-    data = {
-        "id": event_id,
-        "begin_timestamp": "2030-05-01T18:00:00Z",
-        "end_timestamp": "2030-05-01T20:00:00Z",
-        "country": "GR",
-        "league": "Superleague",
-        "sport": "Football",
-        "participants": list(participants),
-    }
-    return validate_record("events", {**data, **changes})
-
-
-def coupon(coupon_id, user_id, selections, **changes):
-    data = {
-        "id": coupon_id,
-        "user_id": user_id,
-        "stake": 10,
-        "timestamp": "2030-04-01T10:00:00Z",
-        "selections": [{"event_id": e, "odds": o} for e, o in selections],
-    }
-    return validate_record("coupons", {**data, **changes})
 
 
 def selections_of(coupon_id):
@@ -179,7 +149,7 @@ def test_a_newer_version_of_a_parked_coupon_restarts_its_wait():
     assert parked.parked_at > timezone.now() - timedelta(minutes=1)
     assert parked.source == "c/0/4"
     assert set(parked.missing.values_list("kind", "ref_id")) == {("user", 1), ("event", 6)}
-    assert services.expire_parked(max_age=timedelta(hours=1)) == []
+    assert parking.expire(max_age=timedelta(hours=1)) == []
 
 
 def test_coupon_and_what_it_references_in_one_batch_is_stored_not_parked():
@@ -212,7 +182,7 @@ def test_expire_parked_removes_only_old_coupons_and_says_what_they_lacked():
     services.coupons_store(records=[coupon(9, 1, [(5, 1.5)]), coupon(10, 2, [(5, 1.5)])])
     ParkedCoupon.objects.filter(pk=9).update(parked_at=timezone.now() - timedelta(hours=2))
 
-    expired = services.expire_parked(max_age=timedelta(hours=1))
+    expired = parking.expire(max_age=timedelta(hours=1))
 
     assert [parked.coupon_id for parked in expired] == [9]
     assert {(m.kind, m.ref_id) for m in expired[0].missing.all()} == {("user", 1), ("event", 5)}

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ingest import services
+from ingest import parking, services
 from ingest.validation import InvalidRecord, describe_errors, validate_records
 
 KINDS = ("users", "events", "coupons")
@@ -31,7 +31,7 @@ class KindSummary:
 
 def _refuse_unknown_references(records: list[tuple[int, dict]], summary: KindSummary):
     """Coupons whose user or events are not stored: refused (reported), not parked."""
-    errors = services.reference_errors([record for _, record in records])
+    errors = parking.reference_errors([record for _, record in records])
     kept = []
     for index, record in records:
         if record["id"] in errors:
