@@ -144,7 +144,12 @@ class Client:
 
 @dataclass
 class Pool:
-    """Acknowledged users (no more updates coming) and events, for later coupons to use."""
+    """Acknowledged users (no more updates coming) and events, for later coupons to use.
+
+    Each id is in its list once however often it was acknowledged (a duplicate
+    post, a retry): `pick` then never returns one id twice, so a coupon made
+    from its picks never selects an event twice (the producer refuses that).
+    """
 
     users: list[int] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
@@ -159,11 +164,13 @@ class Pool:
 
     def add(self, kind: str, record_id: int, record: dict) -> None:
         with self.lock:
-            if kind != "coupons":
+            known = (kind, record_id) in self.finished
+            if kind != "coupons" and not known:
                 getattr(self, kind).append(record_id)
             self.finished[(kind, record_id)] = {**record, "id": record_id}
 
     def pick(self, rng: random.Random, kind: str, count: int) -> list[int]:
+        """Up to `count` distinct ids of `kind`."""
         with self.lock:
             ids = getattr(self, kind)
             return rng.sample(ids, min(count, len(ids))) if ids else []
