@@ -231,11 +231,16 @@ class FaultRunner:
         return f"{name} joined"
 
     def _consumers_per_topic(self) -> str:
-        """One process per topic in place of the processes that consume all three:
-        the new ones start first, so every partition keeps a consumer waiting for it."""
+        """One process per topic in place of the processes that consume all three.
+
+        The new ones join the group before the old ones leave: the embedded broker
+        (Tansu 0.6) never forms a group again once every member has left it (see
+        README, Reliability), and the old ones leaving first did that here."""
         with self.consumer_lock:
             broad = [n for n in self.consumers.live() if len(self.consumers.topics[n]) > 1]
             started = [self.consumers.start(kinds=(kind,)) for kind in KINDS]
+            if late := self.consumers.wait_joined(started):
+                raise RuntimeError(f"{late} did not join the group within 60 s")
             for name in broad:
                 self.leave_codes.append((name, self.consumers.leave(name)))
         return f"started {started}; {broad} left"

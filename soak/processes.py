@@ -113,6 +113,21 @@ class Consumers:
     def live(self) -> list[str]:
         return [name for name, proc in list(self.slots.items()) if proc.alive()]
 
+    def wait_joined(self, names: list[str], timeout: float = 60.0) -> list[str]:
+        """Until each slot of `names` has logged its first assignment (it is a member of the
+        group, with partitions or none); the names that had not by the timeout."""
+        deadline = time.monotonic() + timeout
+        waiting = list(names)
+        while waiting and time.monotonic() < deadline:
+            waiting = [
+                name
+                for name in waiting
+                if " assigned " not in self.slots[name].log_path.read_text(errors="replace")
+            ]
+            if waiting:
+                time.sleep(0.2)
+        return waiting
+
     def per_topic(self) -> dict[str, int]:
         """How many live processes consume each topic."""
         return {kind: sum(1 for name in self.live() if kind in self.topics[name]) for kind in KINDS}

@@ -1,4 +1,4 @@
-"""The chaos soak, short: about 75 s of load under a reduced fault schedule, then 15 s of
+"""The chaos soak, short: about 60 s of load under a reduced fault schedule, then 15 s of
 arrays from 16 connections to 8 producer workers; every check passes.
 
 The same harness as `make soak` (soak/), on the suite's database and broker:
@@ -16,7 +16,7 @@ from soak.checks import print_table
 from soak.harness import SoakConfig, run
 from tests.kafka_pipeline import database_url
 
-LOAD_SECONDS = 75
+LOAD_SECONDS = 60
 FAST_SECONDS = 15
 
 
