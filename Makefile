@@ -55,9 +55,12 @@ bench: install
 	$(PY) bench/recommendations.py $(BENCH_ARGS)
 	$(PY) bench/pipeline.py
 
-# The chaos soak (15 minutes of load under faults, then every check; exit 1 when one fails).
+# The chaos soak (15 minutes of load under faults, then 30 s at full speed: arrays from 16
+# connections to 8 producer workers, two consumers a topic, consumers killed; then every check,
+# every 202 reconciled by topic/partition/offset; exit 1 when one fails).
 # SQLite by default; on PostgreSQL with TEST_DATABASE_URL set, or SOAK_ARGS="--database-url URL".
-# SOAK_ARGS="--minutes 3" for a shorter one; --keep keeps the run dir on success too.
+# SOAK_ARGS="--minutes 3" for a shorter one; --fast-seconds N (0: none) and --fast-limit N
+# (records/s) for the full-speed phase; --keep keeps the run dir on success too.
 SOAK_ARGS ?=
 soak: install
 	$(PY) -m soak $(SOAK_ARGS)

@@ -47,6 +47,13 @@ process, betreco.stack.consumer_processes). Then it measures, by phase
    threads (consumers stopped), for each gunicorn workers x threads in
    --configs.
 
+Every 202's receipts (id, topic, partition, offset) are kept. When the row
+counts stop moving for STALL_S, every acknowledged record is reconciled
+against the database by where its 202 put it (soak/reconcile.py, shared with
+the soak); records missing at offsets the consumer group has committed past
+will never be stored, so the run stops there and says so loudly: the missing
+(topic, partition, offset ranges), and whether the broker still holds them.
+
 Everything started is stopped at the end; all traffic stays on 127.0.0.1.
 
 Usage: python bench/pipeline.py [--runs 3] [--scale 0.1] [--phases e2e,data-api]
@@ -84,6 +91,7 @@ from betreco.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
 from betreco.stack import GUNICORN_CONFIG, consumer_processes  # noqa: E402
 from ingest.sports import sport_key  # noqa: E402
 from soak.processes import ensure_topics  # noqa: E402
+from soak.reconcile import Receipt, Reconciliation, receipts_of, reconcile  # noqa: E402
 
 HOST = "127.0.0.1"
 KINDS = ("users", "events", "coupons")
@@ -108,6 +116,9 @@ CLOSED_LINE = re.compile(
     r"consumer closed after (\d+) messages in ([\d.]+) s, ([\d.]+) s of it draining outboxes"
 )
 STORE_DEADLINE_S = 600.0
+# Row counts still for this long: reconcile every acknowledged record by its 202's topic,
+# partition and offset, and stop when the consumers have committed past missing ones.
+STALL_S = 10.0
 STOP_TIMEOUT_S = 20.0
 # --production: DEBUG=0 settings, writes with a token (authenticated writes are not throttled).
 BENCH_API_KEY = "bench-only-api-key"
@@ -283,6 +294,7 @@ class Stack:
     producer_config: str = ""
     api: subprocess.Popen | None = None
     api_port: int = 0
+    receipts: list[Receipt] = field(default_factory=list)  # every 202's, for reconcile()
 
     def manage(self, *args: str) -> None:
         subprocess.run(
@@ -395,6 +407,25 @@ class Stack:
         self.stop_consumers()
         self.broker.stop()
 
+    def acknowledged(self, kind: str, answer: bytes) -> None:
+        """Keep the receipts of a 202 (one list.extend: safe from many sender threads)."""
+        self.receipts.extend(receipts_of(kind, json.loads(answer)))
+
+    def stored_ids(self, kind: str, ids: list[int]) -> set[int]:
+        with sqlite3.connect(self.db_path, timeout=30) as db:
+            marks = ",".join("?" * len(ids))
+            query = f"SELECT id FROM {TABLES[kind]} WHERE id IN ({marks})"  # noqa: S608
+            return {row[0] for row in db.execute(query, ids)}
+
+    def reconcile(self) -> Reconciliation:
+        """Every acknowledged record against the database, by where its 202 put it."""
+        return reconcile(
+            self.receipts,
+            self.stored_ids,
+            self.broker.bootstrap_servers,
+            group=self.env["KAFKA_CONSUMER_GROUP"],
+        )
+
     def counts(self) -> dict[str, int]:
         with sqlite3.connect(self.db_path, timeout=30) as db:
             return {
@@ -406,6 +437,7 @@ class Stack:
         """Poll the row counts until each kind reaches `wanted`; seconds from `started` per kind."""
         done: dict[str, float] = {}
         deadline = time.monotonic() + STORE_DEADLINE_S
+        last, moved = None, time.monotonic()
         while True:
             counts = self.counts()
             now = time.perf_counter()
@@ -414,15 +446,37 @@ class Stack:
                     done[kind] = now - started
             if len(done) == len(wanted):
                 return done
+            if counts != last:
+                last, moved = counts, time.monotonic()
+            elif time.monotonic() - moved > STALL_S:
+                self._lost(self.reconcile(), counts, wanted)  # raises when they will never come
+                moved = time.monotonic()
             if time.monotonic() > deadline:
+                found = self.reconcile()
+                self._lost(found, counts, wanted)
                 raise RuntimeError(
                     f"not stored within {STORE_DEADLINE_S:g} s: {counts} of {wanted}; "
-                    f"consumer logs in {self.workdir}"
+                    f"{found.summary()}; consumer logs in {self.workdir}"
                 )
             for process in self.consumers:
                 if process.poll() is not None:
                     raise RuntimeError(f"a consumer exited with {process.returncode}")
             time.sleep(0.02)
+
+    def _lost(self, found: Reconciliation, counts: dict, wanted: dict) -> None:
+        """Say loudly, and stop the run, when acknowledged records are missing and the
+        consumers have committed past them: the counts will never reach `wanted`."""
+        if not found.passed:
+            return
+        _say("!" * 100)
+        _say(
+            f"!!! ACKNOWLEDGED RECORDS LOST: rows {counts} of {wanted}; the consumer group has "
+            f"committed past {found.passed} acknowledged offsets whose records are not stored"
+        )
+        for line in found.lines():
+            _say(f"!!! {line}")
+        _say("!" * 100)
+        raise RuntimeError(f"{found.summary()}; consumer logs in {self.workdir}")
 
 
 def consumer_time(logs: list[Path]) -> dict | None:
@@ -569,6 +623,7 @@ def end_to_end(stack: Stack, data: dict, batch_size: int, senders: int) -> dict:
         kind, body = batch
         status, answer = client.post(f"/{kind}", body)
         _expect_202(status, answer, f"POST /{kind} of a batch")
+        stack.acknowledged(kind, answer)
 
     sampler = OutboxSampler(stack.db_path)
     sampler.start()
@@ -612,6 +667,7 @@ def seed_table(stack: Stack, data: dict, workers: int) -> dict:
             def send(body, kind=kind):
                 status, answer = client.post(f"/{kind}", body)
                 _expect_202(status, answer, f"POST /{kind}")
+                stack.acknowledged(kind, answer)
 
             started = time.perf_counter()
             list(pool.map(send, bodies))

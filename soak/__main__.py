@@ -1,4 +1,5 @@
-"""`python -m soak --minutes 15 [--database-url URL]`: the chaos soak (see soak/__init__.py).
+"""`python -m soak --minutes 15 [--database-url URL] [--fast-seconds N]`: the chaos soak
+(see soak/__init__.py).
 
 SQLite by default (a temporary file); PostgreSQL with --database-url or
 TEST_DATABASE_URL naming a server (a throw-away database on it). Exits 1 when
@@ -30,6 +31,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--consumers", type=int, default=2, help="at start (a third joins)")
     parser.add_argument("--outage", type=float, default=15.0, help="seconds of database outage")
+    parser.add_argument(
+        "--fast-seconds",
+        type=float,
+        default=None,
+        help="of the full-speed phase after the paced load (2 per minute of --minutes, at "
+        "least 15: 30 in a 15-minute soak; 0 skips it)",
+    )
+    parser.add_argument(
+        "--fast-limit",
+        type=float,
+        default=0.0,
+        help="records/s the full-speed phase may send at most (0: as fast as answered)",
+    )
+    parser.add_argument(
+        "--fast-rate", type=float, default=2000.0, help="acked records/s it must sustain (2000)"
+    )
+    parser.add_argument("--fast-senders", type=int, default=16, help="connections posting (16)")
     parser.add_argument("--keep", action="store_true", help="keep the run dir on success too")
     args = parser.parse_args(argv)
     run_dir = Path(tempfile.mkdtemp(prefix="betreco-soak-"))
@@ -55,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
             outage_s=args.outage,
             prefix=prefix,
             converge_s=max(120.0, args.minutes * 20),
+            fast_seconds=(
+                max(15.0, args.minutes * 2) if args.fast_seconds is None else args.fast_seconds
+            ),
+            fast_limit=args.fast_limit,
+            fast_senders=args.fast_senders,
+            fast_min_rate=args.fast_rate,
         )
         try:
             report = run(config)

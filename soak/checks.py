@@ -16,6 +16,7 @@ from ingest.kafka.topics import Header, dead_letter_topic, topic_name
 from ingest.models import Coupon, DeadLetter, Event, ParkedCoupon, User
 from soak.driver import Ledger
 from soak.processes import KINDS
+from soak.reconcile import Reconciliation, reconcile
 
 MAX_ASSIGNED_ID = 2**53 - 1
 SHOWN = 5  # failures spelled out per check
@@ -108,7 +109,7 @@ def missing_acknowledged(ledger: Ledger) -> int:
     wanted = acknowledged_expectations(ledger)
     for kind in KINDS:
         ids = [record_id for (k, record_id) in wanted if k == kind]
-        model = {"users": User, "events": Event, "coupons": Coupon}[kind]
+        model = MODELS[kind]
         present = 0
         for chunk in _chunks(ids):
             present += model.objects.filter(id__in=chunk).count()
@@ -116,7 +117,15 @@ def missing_acknowledged(ledger: Ledger) -> int:
     return missing
 
 
-def check_acknowledged(ledger: Ledger, bootstrap: str) -> Check:
+MODELS = {"users": User, "events": Event, "coupons": Coupon}
+
+
+def stored_ids(kind: str, ids: list[int]) -> set[int]:
+    """Which of `ids` the database holds (for soak/reconcile.py)."""
+    return set(MODELS[kind].objects.filter(id__in=ids).values_list("id", flat=True))
+
+
+def check_acknowledged(ledger: Ledger, bootstrap: str, group: str | None = None) -> Check:
     wanted = acknowledged_expectations(ledger)
     counts = {"last": 0, "later": 0, "missing": 0, "older": 0, "other": 0}
     notes = []
@@ -132,8 +141,6 @@ def check_acknowledged(ledger: Ledger, bootstrap: str) -> Check:
             row = stored.get(record_id)
             if row is None:
                 counts["missing"] += 1
-                if counts["missing"] <= SHOWN:
-                    notes.append(_missing_note(kind, record_id, history[last], bootstrap))
             elif row == shape(allowed[0]):
                 counts["last"] += 1
             elif any(row == shape(r) for r in allowed[1:]):
@@ -155,6 +162,8 @@ def check_acknowledged(ledger: Ledger, bootstrap: str) -> Check:
         f"{good} ({counts['later']} as a later unacknowledged attempt); missing "
         f"{counts['missing']}, older version {counts['older']}, other {counts['other']}"
     )
+    if counts["missing"]:  # where their 202s put them, and what the broker holds there
+        notes += reconcile(ledger.receipts(), stored_ids, bootstrap, group=group).lines()
     if counts["later"]:
         notes.append(
             f"{counts['later']} stored as an attempt sent after the last 202 that got no 202 "
@@ -163,27 +172,6 @@ def check_acknowledged(ledger: Ledger, bootstrap: str) -> Check:
     return Check(
         "1. acknowledged records stored once, last version", f"{total}", found, good == total, notes
     )
-
-
-def _missing_note(kind: str, record_id: int, attempt, bootstrap: str) -> str:
-    """What the broker holds where it acknowledged the missing record."""
-    receipt = attempt.receipt or {}
-    where = (receipt.get("topic"), receipt.get("partition"), receipt.get("offset"))
-    at = _message_at(bootstrap, *where) if None not in where else "no receipt"
-    return f"{kind} {record_id} MISSING; acknowledged at {where}; the broker has there: {at}"
-
-
-def _message_at(bootstrap: str, topic: str, partition: int, offset: int) -> str:
-    reader = _reader(bootstrap)
-    try:
-        low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-        reader.assign([TopicPartition(topic, partition, offset)])
-        message = reader.poll(5)
-        if message is None or message.error():
-            return f"nothing (watermarks {low}..{high})"
-        return f"key {message.key()!r} at offset {message.offset()} (watermarks {low}..{high})"
-    finally:
-        reader.close()
 
 
 def _reader(bootstrap: str) -> Consumer:
@@ -204,7 +192,7 @@ def check_assigned_ids(ledger: Ledger) -> Check:
     stored = 0
     for kind in KINDS:
         mine = [i for k, i in ledger.assigned if k == kind]
-        model = {"users": User, "events": Event, "coupons": Coupon}[kind]
+        model = MODELS[kind]
         for chunk in _chunks(mine):
             stored += model.objects.filter(id__in=chunk).count()
     notes = [f"largest assigned id {max(ids)} (2^53-1 = {MAX_ASSIGNED_ID})"] if ids else []
@@ -325,14 +313,29 @@ def check_consumers(leave_codes, final_codes, unexpected) -> Check:
 LEFT_ON_MAX_POLL = "maximum poll interval"
 
 
-def check_membership(run_dir, outage_s: float, max_poll_interval_ms: int) -> Check:
-    """The outage outlasted max.poll.interval.ms, and no consumer left its group over it."""
-    lines = [
-        f"{log.name}: {line.strip()}"
-        for log in sorted(run_dir.glob("consumer-*.log"))
-        for line in log.read_text(errors="replace").splitlines()
-        if LEFT_ON_MAX_POLL in line
-    ]
+def left_on_max_poll(run_dir, *, since=None, until=None) -> list[str]:
+    """Consumer log lines saying a consumer left its group on the poll interval, logged in
+    [since, until) (local times, as the logs write them; a line whose time does not parse
+    counts in every window)."""
+    found = []
+    for log in sorted(run_dir.glob("consumer-*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if LEFT_ON_MAX_POLL not in line:
+                continue
+            try:
+                at = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+            except ValueError:
+                at = None
+            if at and ((since and at < since) or (until and at >= until)):
+                continue
+            found.append(f"{log.name}: {line.strip()}")
+    return found
+
+
+def check_membership(run_dir, outage_s: float, max_poll_interval_ms: int, until=None) -> Check:
+    """The outage outlasted max.poll.interval.ms, and no consumer left its group over it
+    (before `until`: the full-speed phase's leaves are check 9's figures)."""
+    lines = left_on_max_poll(run_dir, until=until)
     longer = outage_s * 1000 > max_poll_interval_ms
     return Check(
         "8. membership kept through the outage",
@@ -340,6 +343,44 @@ def check_membership(run_dir, outage_s: float, max_poll_interval_ms: int) -> Che
         f"outage {outage_s * 1000:.0f} ms; {len(lines)} left on max poll",
         longer and not lines,
         lines[:SHOWN],
+    )
+
+
+def check_full_speed(
+    figures: dict, found: Reconciliation, *, min_rate: float, left: list[str]
+) -> Check:
+    """The full-speed phase: its rate, its producer workers and consumers per topic, its
+    kills, and every record it had acknowledged stored (reconciled by topic, partition and
+    offset; a shortfall lists the missing ranges and what the broker still holds there).
+
+    `left`: log lines of consumers that left the group on the poll interval from the
+    phase on. Reported, not failed: the soak shortens max.poll.interval.ms to 10 s (from
+    300 s) for the outage, and a store of 5,000 records on two busy cores can outlast it.
+    """
+    rate, kills, consumers = figures["rate"], figures["kills"], figures["consumers a topic"]
+    ok = (
+        rate >= min_rate
+        and figures["producer workers"] >= 8
+        and consumers >= 2
+        and kills >= 1
+        and found.ok
+    )
+    notes = found.lines() if not found.ok else []
+    if rate < min_rate:
+        notes.append(f"{rate:.0f} acknowledged records/s is below {min_rate:.0f}")
+    if left:
+        notes.append("left the group on the (shortened) poll interval, from the phase on:")
+        notes += left[:SHOWN]
+    return Check(
+        "9. full speed: every 202 stored",
+        f">= {min_rate:.0f}/s; 8 workers; 2 a topic; missing 0",
+        f"{rate:.0f}/s ({figures['acked']} acked in {figures['seconds']:.0f} s, slowest "
+        f"{figures['window']} s {figures['slowest window']:.0f}/s); {figures['producer workers']} "
+        f"workers, {consumers} consumers a topic, {kills} kills; "
+        f"{sum('leaving group' in line for line in left)} left on max poll; missing "
+        f"{found.missing_records}",
+        ok,
+        notes,
     )
 
 

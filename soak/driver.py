@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from soak.processes import HOST
+from soak.reconcile import Receipt
 
 EXPLICIT_ID_BASE = 7_000_000_000_000  # below 2**53, far from ids a lease would hand out first
 SPORTS = ["Football", "football", "Tennis", "Basketball", "Fußball", "FUSSBALL", "Golf"]
@@ -44,6 +45,7 @@ class Attempt:
     record_id: int | None  # the id it was sent with, or the one the 202 assigned
     seq: int
     receipt: dict | None = None  # topic, partition and offset of a 202
+    phase: str = "chaos"  # of the run: "chaos" (paced, under faults) or "full speed"
 
 
 @dataclass
@@ -57,12 +59,21 @@ class Ledger:
     requests: int = 0
     records_sent: int = 0
     records_acked: int = 0
+    acked_by_phase: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self):
         self.file = self.path.open("a")
 
-    def request(self, kind: str, records: list[dict], status: int | None, body, error: str):
+    def request(
+        self,
+        kind: str,
+        records: list[dict],
+        status: int | None,
+        body,
+        error: str,
+        phase: str = "chaos",
+    ):
         acked = status == 202
         ids = [r.get("id") for r in records]
         receipts = [None] * len(records)
@@ -75,15 +86,19 @@ class Ledger:
             self.statuses[status if status is not None else "no answer"] += 1
             if acked:
                 self.records_acked += len(records)
+                self.acked_by_phase[phase] += len(records)
             for record, record_id, receipt in zip(records, ids, receipts, strict=True):
                 if record_id is None:
                     continue  # an id-less record not acknowledged: its id (if any) is unknown
                 if acked and "id" not in record:
                     self.assigned.append((kind, record_id))
                 history = self.attempts.setdefault((kind, record_id), [])
-                history.append(Attempt(kind, record, status, record_id, self.requests, receipt))
+                history.append(
+                    Attempt(kind, record, status, record_id, self.requests, receipt, phase)
+                )
             line = {
                 "t": time.time(),
+                "phase": phase,
                 "kind": kind,
                 "ids": ids,
                 "status": status,
@@ -91,6 +106,18 @@ class Ledger:
                 "error": error,
             }
             self.file.write(json.dumps(line) + "\n")
+
+    def receipts(self, phase: str | None = None) -> list[Receipt]:
+        """Every 202's receipt (of one phase, or all), for soak/reconcile.py."""
+        with self.lock:
+            return [
+                Receipt(
+                    kind, record_id, a.receipt["topic"], a.receipt["partition"], a.receipt["offset"]
+                )
+                for (kind, record_id), history in self.attempts.items()
+                for a in history
+                if a.status == 202 and a.receipt and (phase is None or a.phase == phase)
+            ]
 
     def close(self) -> None:
         self.file.close()
@@ -114,11 +141,17 @@ class Pacer:
 
 
 class Client:
-    """POSTs over a keep-alive connection of its own; a lost connection is 'no answer'."""
+    """POSTs over a keep-alive connection of its own; a lost connection is 'no answer'.
 
-    def __init__(self, port: int):
+    `reconnect_every`: open a new connection after that many requests, so that
+    long-lived clients spread over every worker of a gunicorn server.
+    """
+
+    def __init__(self, port: int, reconnect_every: int = 0):
         self.port = port
         self.conn: http.client.HTTPConnection | None = None
+        self.reconnect_every = reconnect_every
+        self.requests = 0
 
     def post(self, path: str, payload) -> tuple[int | None, object, str]:
         if self.conn is None:
@@ -133,7 +166,10 @@ class Client:
             self.conn.close()
             self.conn = None
             return None, None, repr(error)
-        if response.will_close:
+        self.requests += 1
+        if response.will_close or (
+            self.reconnect_every and self.requests % self.reconnect_every == 0
+        ):
             self.conn.close()
             self.conn = None
         try:
@@ -144,7 +180,12 @@ class Client:
 
 @dataclass
 class Pool:
-    """Acknowledged users (no more updates coming) and events, for later coupons to use."""
+    """Acknowledged users (no more updates coming) and events, for later coupons to use.
+
+    Each id is in its list once however often it was acknowledged (a duplicate
+    post, a retry): `pick` then never returns one id twice, so a coupon made
+    from its picks never selects an event twice (the producer refuses that).
+    """
 
     users: list[int] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
@@ -159,11 +200,13 @@ class Pool:
 
     def add(self, kind: str, record_id: int, record: dict) -> None:
         with self.lock:
-            if kind != "coupons":
+            known = (kind, record_id) in self.finished
+            if kind != "coupons" and not known:
                 getattr(self, kind).append(record_id)
             self.finished[(kind, record_id)] = {**record, "id": record_id}
 
     def pick(self, rng: random.Random, kind: str, count: int) -> list[int]:
+        """Up to `count` distinct ids of `kind`."""
         with self.lock:
             ids = getattr(self, kind)
             return rng.sample(ids, min(count, len(ids))) if ids else []

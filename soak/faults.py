@@ -6,6 +6,11 @@ producer; the master starts another), `db-outage` (longer than
 max.poll.interval.ms), `consumer-join` (one more consumer in the group),
 `consumer-leave` (SIGTERM one: it must exit 0), and `poison` (a record no
 consumer can store, produced straight to a topic: the HTTP API refuses them).
+
+The full-speed phase has a schedule of its own (`full_speed_schedule`):
+consumer kills, and the consumers scaled to two per topic: on PostgreSQL
+first replaced by one process per topic (`consumers-per-topic`, as `make run`
+runs them there), then one more per topic (`consumer-scale`).
 """
 
 import json
@@ -20,7 +25,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from soak import database
-from soak.processes import Consumers, Proc, child_pids
+from soak.processes import KINDS, Consumers, Proc, child_pids
 
 POISON_ID_BASE = 9_000_000_000_000
 
@@ -47,6 +52,19 @@ def schedule(seconds: float, rng: random.Random, *, outage_at: float = 0.4) -> l
         Fault(0.7 * seconds, "consumer-leave"),
     ]
     return sorted(faults, key=lambda f: f.at)
+
+
+def full_speed_schedule(seconds: float, rng: random.Random, *, per_topic: bool) -> list[Fault]:
+    """The full-speed phase's faults: two or more consumers per topic, and a consumer
+    SIGKILLed every ~20 s (at least 2) while the producers post as fast as they can."""
+    kills = [
+        Fault(rng.uniform(0.15, 0.85) * seconds, "consumer-kill")
+        for _ in range(max(2, round(seconds / 20)))
+    ]
+    scaling = [Fault(0.0, "consumers-per-topic"), Fault(0.1 * seconds, "consumer-scale")]
+    return sorted(
+        [*(scaling if per_topic else [Fault(0.0, "consumer-scale")]), *kills], key=lambda f: f.at
+    )
 
 
 @dataclass
@@ -211,6 +229,35 @@ class FaultRunner:
         with self.consumer_lock:
             name = self.consumers.start()
         return f"{name} joined"
+
+    def _consumers_per_topic(self) -> str:
+        """One process per topic in place of the processes that consume all three.
+
+        The new ones join the group before the old ones leave: the embedded broker
+        (Tansu 0.6) never forms a group again once every member has left it (see
+        README, Reliability), and the old ones leaving first did that here."""
+        with self.consumer_lock:
+            broad = [n for n in self.consumers.live() if len(self.consumers.topics[n]) > 1]
+            started = [self.consumers.start(kinds=(kind,)) for kind in KINDS]
+            if late := self.consumers.wait_joined(started):
+                raise RuntimeError(f"{late} did not join the group within 60 s")
+            for name in broad:
+                self.leave_codes.append((name, self.consumers.leave(name)))
+        return f"started {started}; {broad} left"
+
+    def _consumer_scale(self) -> str:
+        """Another process for each topic that fewer than two live processes consume
+        (one per topic when the consumers are per topic, else one over all three)."""
+        with self.consumer_lock:
+            per_topic = any(len(self.consumers.topics[n]) == 1 for n in self.consumers.live())
+            started = []
+            if per_topic:
+                for kind, count in self.consumers.per_topic().items():
+                    started += [self.consumers.start(kinds=(kind,)) for _ in range(2 - count)]
+            else:
+                while min(self.consumers.per_topic().values()) < 2:
+                    started.append(self.consumers.start())
+        return f"started {started}"
 
     def _consumer_leave(self) -> str:
         with self.consumer_lock:

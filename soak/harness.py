@@ -11,6 +11,7 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from confluent_kafka import Consumer
@@ -26,16 +27,24 @@ from ingest.models import ParkedCoupon
 from recommendations.models import PendingRefresh
 from soak import checks
 from soak.driver import Driver, Ledger
-from soak.faults import FaultRunner, Poison, schedule
+from soak.faults import FaultRunner, Poison, full_speed_schedule, schedule
+from soak.fullspeed import PHASE, WINDOW_S, FullSpeed
 from soak.processes import (
     KINDS,
     Consumers,
     base_env,
+    child_pids,
     ensure_topics,
     manage,
     new_prefix,
     start_gunicorn,
 )
+from soak.reconcile import reconcile
+
+# The full-speed phase needs two or more consumers on every topic, so two or more partitions.
+MIN_PARTITIONS = 3
+# For the wait after the load: the slowest rate the consumers are expected to catch up at.
+CATCH_UP_FLOOR = 500  # records/s
 
 
 @dataclass
@@ -47,7 +56,7 @@ class SoakConfig:
     clients: int = 4
     rate: float = 40.0  # requests/s over all clients
     consumers: int = 2
-    producer_workers: int = 3
+    producer_workers: int = 8  # each its own Kafka producer: the full-speed phase's connections
     session_timeout_ms: int = 6000
     max_poll_interval_ms: int = 10000
     outage_s: float = 15.0
@@ -55,6 +64,10 @@ class SoakConfig:
     bootstrap: str | None = None  # a running broker; else an embedded one for the run
     prefix: str = field(default_factory=lambda: new_prefix())
     prepare: bool = True  # migrate the database and create the topics
+    fast_seconds: float = 0.0  # the full-speed phase after the paced load (0: none)
+    fast_senders: int = 16  # HTTP connections posting arrays in it
+    fast_min_rate: float = 2000.0  # acknowledged records/s it must sustain
+    fast_limit: float = 0.0  # records/s it may send at most (0: as fast as answered)
 
 
 @dataclass
@@ -93,11 +106,14 @@ def run(config: SoakConfig) -> Report:
             KAFKA_CONSUMER_GROUP=f"{config.prefix}group",
             KAFKA_SESSION_TIMEOUT_MS=str(config.session_timeout_ms),
             KAFKA_MAX_POLL_INTERVAL_MS=str(config.max_poll_interval_ms),
+            KAFKA_TOPIC_PARTITIONS=str(max(MIN_PARTITIONS, settings.KAFKA_TOPIC_PARTITIONS)),
             LOG_LEVEL="INFO",
         )
         if config.prepare:
             manage(env, "migrate", "--no-input", "-v", "0")
             ensure_topics(env)
+        if config.fast_seconds:
+            _enough_partitions(bootstrap)
         consumers = Consumers(env, config.run_dir)
         exits.callback(consumers.stop_all)
         for _ in range(config.consumers):
@@ -111,13 +127,13 @@ def run(config: SoakConfig) -> Report:
 
 def _soak(config, env, bootstrap, consumers, producer, port) -> Report:
     rng = random.Random(config.seed)
+    group = f"{config.prefix}group"
     ledger = Ledger(config.run_dir / "acks.jsonl")
     driver = Driver(
         port=port, seed=config.seed, clients=config.clients, rate=config.rate, ledger=ledger
     )
     poison = Poison(bootstrap, {kind: topic_name(kind) for kind in KINDS})
-    faults = FaultRunner(
-        faults=schedule(config.seconds, rng),
+    runner = dict(
         consumers=consumers,
         producer=producer,
         database_url=config.database_url,
@@ -127,53 +143,84 @@ def _soak(config, env, bootstrap, consumers, producer, port) -> Report:
         run_dir=config.run_dir,
         rng=rng,
     )
+    faults = FaultRunner(faults=schedule(config.seconds, rng), **runner)
     say(
         f"soak: run dir {config.run_dir}; {config.seconds:.0f} s of load on "
         f"{connection.vendor}, {len(faults.faults)} faults scheduled"
+        + (f", then {config.fast_seconds:.0f} s at full speed" if config.fast_seconds else "")
     )
     started = time.monotonic()
     driver.start()
     fault_thread = threading.Thread(target=faults.run, args=(started,), daemon=True)
     fault_thread.start()
-    _progress(started, config.seconds, ledger, faults)
+    _progress(
+        "soak",
+        started,
+        config.seconds,
+        lambda elapsed: (
+            f"acked {ledger.records_acked} ({ledger.records_acked / elapsed:.0f}/s), "
+            f"faults {sum(faults.done.values())}"
+        ),
+    )
     faults.stop()
     fault_thread.join(30)
     driver.stop()
     load_s = time.monotonic() - started
+    fast, fast_faults, fast_began = None, None, None
+    if config.fast_seconds:
+        fast_began = datetime.now()  # local time, as the consumers' logs write it
+        per_topic = connection.vendor != "sqlite"  # as `make run` runs them there
+        fast_faults = FaultRunner(
+            faults=full_speed_schedule(config.fast_seconds, rng, per_topic=per_topic), **runner
+        )
+        fast = _full_speed(config, ledger, driver, fast_faults, consumers, producer, port)
     faults_stopped = time.monotonic()
-    converged, last_seen = _converge(config, bootstrap, ledger, consumers)
+    converge_limit = config.converge_s + ledger.acked_by_phase[PHASE] / CATCH_UP_FLOOR
+    converged, last_seen = _converge(config, converge_limit, bootstrap, ledger, consumers)
     converge_s = time.monotonic() - faults_stopped
     say(
         f"soak: {'settled' if converged else 'NOT settled'} {converge_s:.1f} s after the "
-        "faults stopped; checking"
+        "load stopped; checking"
     )
+    checking = time.monotonic()
+    errors = driver.errors + faults.errors
+    if fast:
+        errors += fast["errors"] + fast_faults.errors
     results = [
         checks.Check(
-            "0. harness ran cleanly",
-            "no errors",
-            f"{len(driver.errors) + len(faults.errors)} errors",
-            not driver.errors and not faults.errors,
-            driver.errors[:5] + faults.errors,
+            "0. harness ran cleanly", "no errors", f"{len(errors)} errors", not errors, errors[:5]
         ),
         checks.Check(
             "7. settled: lag 0, outbox empty, all acked stored",
-            f"within {config.converge_s:.0f} s",
+            f"within {converge_limit:.0f} s",
             f"{converge_s:.1f} s" if converged else f"no: {last_seen}",
             converged,
         ),
-        checks.check_acknowledged(ledger, bootstrap),
+        checks.check_acknowledged(ledger, bootstrap, group),
         checks.check_assigned_ids(ledger),
         checks.check_dead_letters(poison.produced, bootstrap),
         checks.check_recommendations(),
         checks.check_sports_casefold(),
     ]
+    if fast:
+        found = reconcile(ledger.receipts(PHASE), checks.stored_ids, bootstrap, group=group)
+        fast["missing"] = found.missing_records
+        left = checks.left_on_max_poll(config.run_dir, since=fast_began)
+        fast["left on max poll"] = sum("leaving group" in line for line in left)
+        results.append(
+            checks.check_full_speed(fast, found, min_rate=config.fast_min_rate, left=left)
+        )
     final_codes = consumers.stop_all()
-    results.append(checks.check_consumers(faults.leave_codes, final_codes, consumers.unexpected))
+    leave_codes = faults.leave_codes + (fast_faults.leave_codes if fast_faults else [])
+    results.append(checks.check_consumers(leave_codes, final_codes, consumers.unexpected))
     results.append(
-        checks.check_membership(config.run_dir, config.outage_s, config.max_poll_interval_ms)
+        checks.check_membership(
+            config.run_dir, config.outage_s, config.max_poll_interval_ms, until=fast_began
+        )
     )
     results.sort(key=lambda c: c.name)
     ledger.close()
+    chaos_acked = ledger.acked_by_phase["chaos"]
     figures = {
         "database": connection.vendor,
         "load seconds": round(load_s, 1),
@@ -181,33 +228,104 @@ def _soak(config, env, bootstrap, consumers, producer, port) -> Report:
         "records sent": ledger.records_sent,
         "records acknowledged": ledger.records_acked,
         "answers": dict(ledger.statuses),
-        "acked records/s": round(ledger.records_acked / load_s, 1),
+        "acked records/s": round(chaos_acked / load_s, 1),
         "faults": dict(faults.done),
         "consumer starts": consumers.starts,
         "converge seconds": round(converge_s, 1),
+        "checks seconds": round(time.monotonic() - checking, 1),
         "poison records": len(poison.produced),
     }
+    if fast:
+        figures["full speed"] = (
+            f"{fast['rate']:.0f} acked records/s over {fast['seconds']:.0f} s (slowest "
+            f"{WINDOW_S} s: {fast['slowest window']:.0f}/s); {fast['acked']} acked in "
+            f"{fast['requests']} arrays; {fast['producer workers']} producer workers, "
+            f"{fast['senders']} connections; {fast['consumers a topic']} consumers a topic; "
+            f"{fast['kills']} consumer kills; {fast['left on max poll']} left on max poll; "
+            f"missing {fast['missing']}"
+        )
     return Report(results, figures, config.run_dir)
 
 
-def _progress(started: float, seconds: float, ledger: Ledger, faults: FaultRunner) -> None:
+def _full_speed(config, ledger, driver, faults, consumers, producer, port) -> dict:
+    """The full-speed phase: its load and its fault schedule together; its figures."""
+    workers = len(child_pids(producer.pid))
+    load = FullSpeed(
+        port=port,
+        seed=config.seed,
+        senders=config.fast_senders,
+        ledger=ledger,
+        pool=driver.pool,
+        limit=config.fast_limit,
+    )
+    requests_before = ledger.requests
+    say(
+        f"soak: full speed for {config.fast_seconds:.0f} s: {config.fast_senders} connections "
+        f"to {workers} producer workers posting arrays"
+        + (f" (at most {config.fast_limit:.0f} records/s); " if config.fast_limit else "; ")
+        + ", ".join(f"{f.kind} at {f.at:.0f} s" for f in faults.faults)
+    )
+    started = time.monotonic()
+    fault_thread = threading.Thread(target=faults.run, args=(started,), daemon=True)
+    fault_thread.start()
+    result = {}
+    load_thread = threading.Thread(
+        target=lambda: result.update(load.run(config.fast_seconds)), daemon=True
+    )
+    load_thread.start()
+    widest = 0  # the most consumers every topic had at once
+
+    def postfix(elapsed: float) -> str:
+        nonlocal widest
+        per_topic = consumers.per_topic()
+        widest = max(widest, min(per_topic.values()))
+        acked = ledger.acked_by_phase[PHASE]
+        return f"acked {acked} ({acked / elapsed:.0f}/s), consumers {per_topic}"
+
+    _progress("full speed", started, config.fast_seconds, postfix)
+    load_thread.join()
+    faults.stop()
+    fault_thread.join(30)
+    return {
+        **result,
+        "errors": load.errors,
+        "requests": ledger.requests - requests_before,
+        "senders": config.fast_senders,
+        "producer workers": workers,
+        "consumers a topic": widest,
+        "kills": faults.done["consumer-kill"],
+        "window": WINDOW_S,
+    }
+
+
+def _progress(desc: str, started: float, seconds: float, postfix) -> None:
     from tqdm import tqdm
 
-    with tqdm(total=int(seconds), unit="s", desc="soak", file=sys.stdout, mininterval=5) as bar:
+    with tqdm(total=int(seconds), unit="s", desc=desc, file=sys.stdout, mininterval=5) as bar:
         while (elapsed := time.monotonic() - started) < seconds:
             time.sleep(1)
-            bar.set_postfix_str(
-                f"acked {ledger.records_acked} ({ledger.records_acked / max(elapsed, 1):.0f}/s), "
-                f"faults {sum(faults.done.values())}",
-                refresh=False,
-            )
+            bar.set_postfix_str(postfix(max(elapsed, 1)), refresh=False)
             bar.update(min(int(elapsed), int(seconds)) - bar.n)
 
 
-def _converge(config, bootstrap, ledger, consumers) -> tuple[bool, str]:
-    """Until lag is 0, the outbox and the parked coupons are empty, every acked record stored;
-    whether it happened, and what was last seen."""
-    deadline = time.monotonic() + config.converge_s
+def _enough_partitions(bootstrap: str) -> None:
+    """Two or more consumers per topic need two or more partitions per topic."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    metadata = admin.list_topics(timeout=10).topics
+    for kind in KINDS:
+        topic = topic_name(kind)
+        count = len(metadata[topic].partitions) if topic in metadata else 0
+        if count < 2:
+            raise RuntimeError(
+                f"{topic} has {count} partitions: the full-speed phase runs two consumers a "
+                "topic, which needs two or more (KAFKA_TOPIC_PARTITIONS)"
+            )
+
+
+def _converge(config, limit, bootstrap, ledger, consumers) -> tuple[bool, str]:
+    """Until lag is 0, the outbox and the parked coupons are empty, every acked record stored
+    (for `limit` seconds at most); whether it happened, and what was last seen."""
+    deadline = time.monotonic() + limit
     group = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -224,8 +342,11 @@ def _converge(config, bootstrap, ledger, consumers) -> tuple[bool, str]:
                     "lag": sum(t.lag for t in lag_by_topic(group, partitions, 10).values()),
                     "outbox": PendingRefresh.objects.count(),
                     "parked": ParkedCoupon.objects.count(),
-                    "acked not stored": checks.missing_acknowledged(ledger),
                 }
+                # Only once the rest is settled: over a full-speed phase's hundreds of
+                # thousands of records it takes CPU the catching-up consumers need.
+                if not any(seen.values()):
+                    seen["acked not stored"] = checks.missing_acknowledged(ledger)
             except (OperationalError, InterfaceError) as error:
                 connection.close()  # a connection the outage ended
                 seen = {"database": repr(error)}

@@ -78,33 +78,59 @@ def child_pids(pid: int) -> list[int]:
 
 @dataclass
 class Consumers:
-    """`consume_topic` processes over all three topics in one group, by slot name.
+    """`consume_topic` processes in one group, by slot name: over all three topics, or
+    over the topics a slot was started with (one per topic, as `make run` runs them on
+    PostgreSQL).
 
-    A slot keeps its name across restarts; each start logs to a file of its own
-    (`consumer-2.start3.log`). `unexpected` lists processes that exited without
-    being told to, with their codes.
+    A slot keeps its name and topics across restarts; each start logs to a file of
+    its own (`consumer-2.start3.log`). `unexpected` lists processes that exited
+    without being told to, with their codes.
     """
 
     env: dict
     run_dir: Path
     slots: dict[str, Proc] = field(default_factory=dict)
+    topics: dict[str, tuple[str, ...]] = field(default_factory=dict)  # slot -> its kinds
     starts: int = 0
     unexpected: list[tuple[str, int, Path]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, name: str | None = None) -> str:
+    def start(self, name: str | None = None, kinds: tuple[str, ...] | None = None) -> str:
+        """Start a slot (again, with its topics, when `name` is one); its name."""
         with self.lock:
             self.starts += 1
-            name = name or f"consumer-{len(self.slots) + 1}"
+            kinds = kinds or self.topics.get(name or "", KINDS)
+            stem = "consumer" if kinds == KINDS else f"consumer-{'-'.join(kinds)}"
+            name = name or f"{stem}-{len(self.slots) + 1}"
             while name in self.slots and self.slots[name].alive():
-                name = f"consumer-{len(self.slots) + self.starts}"
+                name = f"{stem}-{len(self.slots) + self.starts}"
             log_path = self.run_dir / f"{name}.start{self.starts}.log"
-            argv = [sys.executable, "manage.py", "consume_topic", *KINDS]
+            argv = [sys.executable, "manage.py", "consume_topic", *kinds]
             self.slots[name] = spawn(name, argv, self.env, log_path)
+            self.topics[name] = kinds
             return name
 
     def live(self) -> list[str]:
-        return [name for name, proc in self.slots.items() if proc.alive()]
+        return [name for name, proc in list(self.slots.items()) if proc.alive()]
+
+    def wait_joined(self, names: list[str], timeout: float = 60.0) -> list[str]:
+        """Until each slot of `names` has logged its first assignment (it is a member of the
+        group, with partitions or none); the names that had not by the timeout."""
+        deadline = time.monotonic() + timeout
+        waiting = list(names)
+        while waiting and time.monotonic() < deadline:
+            waiting = [
+                name
+                for name in waiting
+                if " assigned " not in self.slots[name].log_path.read_text(errors="replace")
+            ]
+            if waiting:
+                time.sleep(0.2)
+        return waiting
+
+    def per_topic(self) -> dict[str, int]:
+        """How many live processes consume each topic."""
+        return {kind: sum(1 for name in self.live() if kind in self.topics[name]) for kind in KINDS}
 
     def kill(self, name: str) -> None:
         proc = self.slots[name]

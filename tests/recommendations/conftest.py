@@ -4,12 +4,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from ingest.models import Coupon, Selection, User
 from recommendations import selectors
 from recommendations.engines.base import load_engine
-from recommendations.models import Recommendation
+from recommendations.models import Recommendation, RecommendedEvent
 from tests.factories import EventFactory, UserFactory
 
 
@@ -56,18 +57,26 @@ def stored_answers() -> dict:
     bets but no stored answer shows as MISSING, so a refresh that forgot
     them cannot hide behind the answer the API computes on read.
     """
-    answers = {
-        r.user_id: (
-            r.sport_key,
-            r.sport,
-            r.sport_selections,
-            r.total_selections,
-            r.reason,
-            [entry.event_id for entry in r.ranked.order_by("rank")],
-        )
-        for r in Recommendation.objects.prefetch_related("ranked")
-    }
-    for user_id in User.objects.exclude(id__in=list(answers)).values_list("id", flat=True):
+    answers = {}
+    # In chunks, the ranked events prefetched in order (a query per chunk, not per answer):
+    # SQLite takes at most 32,766 parameters a query, and the soak stores 100,000 answers.
+    ids = list(Recommendation.objects.values_list("pk", flat=True))
+    ranked = Prefetch("ranked", queryset=RecommendedEvent.objects.order_by("rank"))
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        for r in Recommendation.objects.filter(pk__in=chunk).prefetch_related(ranked):
+            answers[r.user_id] = (
+                r.sport_key,
+                r.sport,
+                r.sport_selections,
+                r.total_selections,
+                r.reason,
+                [entry.event_id for entry in r.ranked.all()],
+            )
+    personal = set(answers)
+    for user_id in User.objects.values_list("id", flat=True).iterator():
+        if user_id in personal:
+            continue
         served = selectors.recommendation_current(user_id=user_id)
         r = served.recommendation
         if r.sport_key:
@@ -105,6 +114,9 @@ def from_scratch() -> dict:
 
 
 def _engine_now():
+    """Every user's answer from one ranking, in chunks the engine can hold (as a rebuild does)."""
     engine = load_engine()
+    ranking = engine.ranking()
     user_ids = list(User.objects.values_list("id", flat=True))
-    return engine.recommend(user_ids, engine.ranking())
+    for start in range(0, len(user_ids), 5000):
+        yield from engine.recommend(user_ids[start : start + 5000], ranking)
