@@ -330,19 +330,38 @@ class ConsumerLoop:
                     return None, messages
 
     def _store(self, batch: batches.Batch, messages: list) -> batches.Batch:
-        close_old_connections()
         try:
             self._retry_store(
-                lambda: batches.store(batch), f"storing a batch of {batch.size}", batch.size
+                lambda: self._polling(lambda: batches.store(batch), f"storing {batch.size}"),
+                f"storing a batch of {batch.size}",
+                batch.size,
             )
         except DatabaseError:
             logger.exception("the database refused a batch; storing its messages one by one")
             batch = self._retry_store(
-                lambda: batches.store_one_by_one(messages, self.derived_ids),
+                lambda: self._polling(
+                    lambda: batches.store_one_by_one(messages, self.derived_ids),
+                    f"storing {batch.size} one by one",
+                ),
                 f"storing {batch.size} one by one",
                 batch.size,
             )
         return batch
+
+    def _polling(self, store, what: str):
+        """Store in the worker thread; past a third of the poll interval, polling meanwhile.
+
+        A batch that takes long to write (a busy database, a slow disk) must
+        not cost the group membership: the member would be dropped and its
+        partitions given to another while it still writes their records.
+        """
+        result, _ = self.holding.run_polling(
+            store,
+            what=what,
+            slow_after=max(max_poll_interval_ms() / 3000, 1.0),
+            finish_before_rebalance=True,
+        )
+        return result
 
     def _count(self, messages: list, failures: list) -> None:
         """Per topic, what a committed batch stored (or parked) and dead-lettered.
@@ -422,6 +441,7 @@ class ConsumerLoop:
         """Commit what is stored of the partitions leaving us, then forget them."""
         logger.info("revoked %s", _describe(partitions))
         leaving = {(tp.topic, tp.partition) for tp in partitions}
+        self.holding.finish_work()
         self._commit_pending(only=leaving)
         self._forget(leaving)
         self.holding.left(leaving)

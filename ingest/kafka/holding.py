@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as StillRunning
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -57,6 +57,7 @@ class Holding:
         self.held: set[Position] = set()  # partitions whose records the loop holds
         self.gone: set[Position] = set()  # of those, revoked or lost while waiting
         self._worker: ThreadPoolExecutor | None = None
+        self._must_finish: Future | None = None
 
     @property
     def paused(self) -> bool:
@@ -105,30 +106,56 @@ class Holding:
             if time.monotonic() >= deadline:
                 return
 
-    def run_polling(self, work: Callable[[], object], *, what: str) -> tuple[object, bool]:
+    def run_polling(
+        self,
+        work: Callable[[], object],
+        *,
+        what: str,
+        slow_after: float = SLOW_WORK,
+        finish_before_rebalance: bool = False,
+    ) -> tuple[object, bool]:
         """Run `work` in a worker thread, polling while it runs long; its result, and if it paused.
 
-        Work that ends within SLOW_WORK seconds costs nothing more; longer
-        work (a full recommendation rebuild a drain took over, an offset
-        commit queued behind a rebalance) no longer counts against
-        `max.poll.interval.ms`: the partitions are paused and polled until it
-        ends. The worker thread keeps its own database connection between runs.
-        Not for rebalance callbacks, which must not poll.
+        Work that ends within `slow_after` seconds costs nothing more; longer
+        work (storing a big batch on a busy database, a full recommendation
+        rebuild a drain took over, an offset commit queued behind a
+        rebalance) no longer counts against `max.poll.interval.ms`: the
+        partitions are paused and polled until it ends. With
+        `finish_before_rebalance` (storing a batch), a rebalance served
+        meanwhile waits for the work in `finish_work`, so no partition
+        leaves while its records are being written. The worker thread keeps
+        its own database connection between runs. Not for rebalance
+        callbacks, which must not poll.
         """
         if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="betreco-drain")
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="betreco-work")
         started = time.monotonic()
         future = self._worker.submit(_with_fresh_connections, work)
+        self._must_finish = future if finish_before_rebalance else None
         try:
-            return future.result(timeout=SLOW_WORK), False
+            return future.result(timeout=slow_after), False
         except StillRunning:
             pass
+        finally:
+            if future.done():
+                self._must_finish = None
         # Slow, not broken (a rebalance, a big drain): worth a line, not a warning.
         self.pause(f"{what} is taking a while", since=started, level=logging.INFO)
-        while not future.done():
-            self._poll(POLL_WAIT)
+        try:
+            while not future.done():
+                self._poll(POLL_WAIT)
+        finally:
+            self._must_finish = None
         self.resume(f"{what} done")
         return future.result(), True
+
+    def finish_work(self) -> None:
+        """From a rebalance callback: let a batch being stored finish before partitions move."""
+        future = self._must_finish
+        if future is not None and not future.done():
+            logger.info("rebalance: finishing the batch being stored first")
+            with contextlib.suppress(Exception):  # its caller sees the outcome
+                future.result()
 
     def assigned(self, partitions: list[TopicPartition]) -> None:
         """From `on_assign`: while paused, a partition is paused as soon as it is assigned."""

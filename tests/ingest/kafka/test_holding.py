@@ -1,0 +1,75 @@
+"""Waiting without leaving the group (ingest/kafka/holding.py), with a fake consumer."""
+
+import threading
+
+from ingest.kafka.holding import Holding
+
+
+class PollingConsumer:
+    """Counts pauses, resumes and polls; runs `on_poll` at the first poll (a rebalance)."""
+
+    def __init__(self):
+        self.paused = self.resumed = self.polls = 0
+        self.on_poll = None
+
+    def assignment(self):
+        return ["users[0]"]
+
+    def pause(self, partitions):
+        self.paused += 1
+
+    def resume(self, partitions):
+        self.resumed += 1
+
+    def poll(self, timeout):
+        self.polls += 1
+        if self.polls == 1 and self.on_poll:
+            self.on_poll()
+        return None
+
+
+def test_quick_work_neither_pauses_nor_polls():
+    consumer = PollingConsumer()
+    holding = Holding(consumer, should_stop=lambda: False)
+    result, paused = holding.run_polling(lambda: 42, what="storing", slow_after=5)
+    holding.close()
+    assert (result, paused) == (42, False)
+    assert (consumer.paused, consumer.polls) == (0, 0)
+
+
+def test_slow_work_pauses_the_partitions_and_polls_until_it_ends():
+    consumer = PollingConsumer()
+    holding = Holding(consumer, should_stop=lambda: False)
+    release = threading.Event()
+    consumer.on_poll = release.set  # the work ends once the consumer was polled
+
+    def work():
+        release.wait(10)
+        return "stored"
+
+    result, paused = holding.run_polling(work, what="storing", slow_after=0.05)
+    holding.close()
+    assert (result, paused) == ("stored", True)
+    assert consumer.paused == consumer.resumed == 1
+    assert consumer.polls >= 1
+
+
+def test_a_rebalance_during_a_slow_store_waits_for_the_store_to_finish():
+    consumer = PollingConsumer()
+    holding = Holding(consumer, should_stop=lambda: False)
+    stored = threading.Event()
+    seen_in_callback = []
+
+    def rebalance():  # what the consumer's on_revoke does first
+        holding.finish_work()
+        seen_in_callback.append(stored.is_set())
+
+    consumer.on_poll = rebalance
+
+    def store():
+        threading.Event().wait(0.3)
+        stored.set()
+
+    holding.run_polling(store, what="storing", slow_after=0.05, finish_before_rebalance=True)
+    holding.close()
+    assert seen_in_callback == [True]
