@@ -56,15 +56,17 @@ def schedule(seconds: float, rng: random.Random, *, outage_at: float = 0.4) -> l
 
 def full_speed_schedule(seconds: float, rng: random.Random, *, per_topic: bool) -> list[Fault]:
     """The full-speed phase's faults: two or more consumers per topic, and a consumer
-    SIGKILLed every ~20 s (at least 2) while the producers post as fast as they can."""
+    SIGKILLed every ~20 s (at least 2) while the producers post as fast as they can.
+
+    `per_topic`: the consumers were switched to one process per topic before the phase
+    (`FaultRunner.consumers_per_topic`); the phase scales them to two a topic early on.
+    """
     kills = [
-        Fault(rng.uniform(0.15, 0.85) * seconds, "consumer-kill")
+        Fault(rng.uniform(0.2, 0.85) * seconds, "consumer-kill")
         for _ in range(max(2, round(seconds / 20)))
     ]
-    scaling = [Fault(0.0, "consumers-per-topic"), Fault(0.1 * seconds, "consumer-scale")]
-    return sorted(
-        [*(scaling if per_topic else [Fault(0.0, "consumer-scale")]), *kills], key=lambda f: f.at
-    )
+    scale = Fault(0.1 * seconds if per_topic else 0.0, "consumer-scale")
+    return sorted([scale, *kills], key=lambda f: f.at)
 
 
 @dataclass
@@ -229,6 +231,13 @@ class FaultRunner:
         with self.consumer_lock:
             name = self.consumers.start()
         return f"{name} joined"
+
+    def consumers_per_topic(self) -> str:
+        """The switch to one process per topic, run before the phase (it waits for joins)."""
+        detail = self._consumers_per_topic()
+        self.done["consumers-per-topic"] += 1
+        self._note("consumers-per-topic", detail)
+        return detail
 
     def _consumers_per_topic(self) -> str:
         """One process per topic in place of the processes that consume all three.

@@ -171,6 +171,10 @@ def _soak(config, env, bootstrap, consumers, producer, port) -> Report:
         fast_faults = FaultRunner(
             faults=full_speed_schedule(config.fast_seconds, rng, per_topic=per_topic), **runner
         )
+        if per_topic:
+            # Before the clock starts: waiting for three new members to join under load
+            # would hold the consumers' lock through the phase and starve its kills.
+            say(f"soak: {fast_faults.consumers_per_topic()}")
         fast = _full_speed(config, ledger, driver, fast_faults, consumers, producer, port)
     faults_stopped = time.monotonic()
     converge_limit = config.converge_s + ledger.acked_by_phase[PHASE] / CATCH_UP_FLOOR
