@@ -1,7 +1,8 @@
 """Who may write: API keys, and the "reads open, writes need a token" rule.
 
-Production settings (SPEC §4, §8) require a token for every write: the data
-API's POSTs and the producer endpoints. A token is one of:
+Production settings require a token for every write (docs/production.md,
+"API keys"): the data API's POSTs and the producer endpoints. A token is
+one of:
 
 - an API key created in the admin or with `manage.py create_api_key NAME`
   (djangorestframework-api-key: only its hash is stored; it may expire and

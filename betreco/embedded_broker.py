@@ -1,4 +1,4 @@
-"""The embedded Kafka-protocol broker for `make run` and the tests (SPEC §10).
+"""The embedded Kafka-protocol broker for `make run` and the tests (docs/development.md).
 
 No JVM Kafka runs here, so local runs and the test suite start Tansu, a
 Kafka-protocol broker with in-memory storage that the PyPI package

@@ -1,4 +1,4 @@
-"""Prometheus metrics (SPEC §11): every metric the service exports, defined here and only here.
+"""Every Prometheus metric the service exports, defined here and only here (docs/operations.md).
 
 The consumer loop, the producer, the outbox drains and the HTTP middleware
 update them; `GET /metrics` (the API and producer roles) and

@@ -1,4 +1,4 @@
-"""Settings for betreco, read from the environment (see README: Configuration).
+"""Settings for betreco, read from the environment (see docs/configuration.md).
 
 Local use needs no variables at all: SQLite in the project folder, the
 embedded broker on localhost, DEBUG on. Production is `DEBUG=0`, which
@@ -32,7 +32,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# Production security (SPEC §8): on when DEBUG is off, so that
+# Production security (docs/production.md): on when DEBUG is off, so that
 # `manage.py check --deploy` is clean with the defaults. Behind a proxy that
 # terminates TLS, set TRUST_X_FORWARDED_PROTO=1; with no TLS at all (the
 # compose file), SECURE_SSL_REDIRECT=0. Health probes are never redirected.
@@ -80,7 +80,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so its latencies include every other middleware (SPEC §11).
+    # First, so its latencies include every other middleware (docs/operations.md).
     "betreco.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -90,7 +90,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # A write request drains the refresh outbox after its commit (SPEC §7).
+    # A write request drains the refresh outbox after its commit (docs/recommendations.md).
     "recommendations.middleware.RefreshAfterWriteMiddleware",
 ]
 
@@ -194,7 +194,7 @@ if CACHES["default"]["BACKEND"].endswith("DatabaseCache"):
     CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
 if not DEBUG:
-    # Throttling of anonymous requests, in production only (SPEC §8).
+    # Throttling of anonymous requests, in production only (docs/configuration.md).
     REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["rest_framework.throttling.AnonRateThrottle"]
     REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
         "anon": env.str("THROTTLE_ANON_RATE", default="300/minute")
@@ -226,7 +226,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Kafka (SPEC §5). The seed's BOOTSTRAP_SERVER is accepted too.
+# Kafka (docs/kafka.md, docs/configuration.md). The seed's BOOTSTRAP_SERVER is accepted too.
 KAFKA_BOOTSTRAP_SERVERS = env.str(
     "KAFKA_BOOTSTRAP_SERVERS",
     default=env.str("BOOTSTRAP_SERVER", default="127.0.0.1:9092"),

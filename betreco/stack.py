@@ -119,7 +119,7 @@ def _gunicorn(port: str) -> tuple[list[str], dict[str, str]]:
 
 
 def _broker_argv(port: str) -> list[str]:
-    """The embedded Tansu broker itself (SPEC §10): it exits 0 on SIGTERM."""
+    """The embedded Tansu broker itself (docs/development.md): it exits 0 on SIGTERM."""
     from betreco.embedded_broker import EmbeddedBroker
 
     return EmbeddedBroker(int(port)).argv()

@@ -73,7 +73,7 @@ class CurrencyFilter(django_filters.CharFilter):
 
 
 class SportFilter(django_filters.CharFilter):
-    """A sport compared as SPEC §3 says: `?sport=FÚTBOL` finds "fútbol" events too."""
+    """A sport compared as docs/records.md says: `?sport=FÚTBOL` finds "fútbol" events too."""
 
     field_class = SportKeyField
 

@@ -1,4 +1,4 @@
-"""Ids for records posted without one (SPEC §3): blocks leased from a database counter.
+"""Ids for records posted without one (docs/records.md): blocks leased from a database counter.
 
 Every assigned id is a positive integer of at most 2**53 - 1, so JavaScript
 reads it exactly, and no two processes ever assign the same one, with no
@@ -7,7 +7,7 @@ leases a block of consecutive ids from it in one short transaction and hands
 them out from memory. A block is never leased twice, so a process that dies
 only leaves a gap.
 
-The id space (README, "Assigned ids"):
+The id space (docs/records.md, "Assigned ids"):
 
 - below 2**40: the source systems' own ids (the seed's are five digits);
 - [2**40, 2**52): leased ids, from the counter;
@@ -59,7 +59,7 @@ class IdUnavailable(OperationalError):
 
 
 class IdsExhausted(RuntimeError):
-    """Every id below 2**52 has been leased (README: years of headroom; see "Assigned ids")."""
+    """Every id below 2**52 has been leased (docs/records.md, "Assigned ids": years of headroom)."""
 
 
 def lease_block(size: int) -> range:
@@ -197,7 +197,7 @@ ALLOCATION_ATTEMPTS = 50  # each lost race means another process allocated: prog
 
 
 class DerivedIdsExhausted(RuntimeError):
-    """Every derived-id range number (2**20) is allocated (README, "Derived ids")."""
+    """Every derived-id range number (2**20) is allocated (docs/records.md, "Derived ids")."""
 
 
 class RangeKey(NamedTuple):

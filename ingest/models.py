@@ -328,7 +328,7 @@ class DerivedIdRange(models.Model):
     and created again, or any topic of an embedded broker that restarted,
     has a new one), partition and offset >> 32. Numbers never repeat, so two
     places never share an id, and a row once written is never changed, so a
-    replay of the message finds the same number (README, "Derived ids").
+    replay of the message finds the same number (docs/records.md, "Derived ids").
     """
 
     topic = models.CharField(max_length=249)  # Kafka's longest topic name

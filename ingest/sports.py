@@ -1,9 +1,9 @@
 """How sport names compare: one function, used by every write and every query.
 
-SPEC §3: sports compare case-insensitively. The database cannot do this
-the same way everywhere (SQLite's lower() folds ASCII only, and no
-database's lower() turns "ß" into "ss"), so the comparison key is computed
-here, in Python, and stored in `Event.sport_key`.
+Sports compare case-insensitively (docs/records.md, "Sports"). The
+database cannot do this the same way everywhere (SQLite's lower() folds
+ASCII only, and no database's lower() turns "ß" into "ss"), so the
+comparison key is computed here, in Python, and stored in `Event.sport_key`.
 """
 
 import unicodedata

@@ -1,4 +1,4 @@
-"""The one validation path for records (SPEC §3).
+"""The one validation path for records (docs/records.md).
 
 The data API, the producer endpoints and the Kafka consumers all run a
 record through these serializers. They check shape: types, required

@@ -1,4 +1,4 @@
-"""A thread per server process that drains the outbox after write requests (SPEC §7).
+"""A thread per server that drains the outbox after write requests (docs/recommendations.md).
 
 A write request only wakes it, after its commit, and answers at once: a
 refresh can take long (a new event at the top of a popular sport reaches

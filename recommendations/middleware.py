@@ -1,4 +1,7 @@
-"""A write request has the recommendations it made stale refreshed after its commit (SPEC §7)."""
+"""A write request has the recommendations it made stale refreshed after its commit.
+
+See docs/recommendations.md, "Fresh, through a durable outbox".
+"""
 
 from django.db import transaction
 

@@ -1,4 +1,4 @@
-"""The refresh outbox (SPEC §7): what committed changes owe the stored answers, and its drain.
+"""The refresh outbox (docs/recommendations.md): what changes owe the stored answers; its drain.
 
     ingest write ──same transaction──▶ PendingRefresh rows
                                             │

@@ -244,7 +244,7 @@ class FaultRunner:
 
         The new ones join the group before the old ones leave: the embedded broker
         (Tansu 0.6) never forms a group again once every member has left it (see
-        README, Reliability), and the old ones leaving first did that here."""
+        docs/reliability.md), and the old ones leaving first did that here."""
         with self.consumer_lock:
             broad = [n for n in self.consumers.live() if len(self.consumers.topics[n]) > 1]
             started = [self.consumers.start(kinds=(kind,)) for kind in KINDS]

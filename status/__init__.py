@@ -1,4 +1,4 @@
-"""The live status page (SPEC §11): `GET /status` for people, `GET /status.json` for machines.
+"""The status page (docs/operations.md): `GET /status` for people, `GET /status.json` for machines.
 
 A small app of its own because it reads both halves of the service:
 ingest's figures (what the consumers report, dead letters, parked

@@ -1,4 +1,4 @@
-"""Waiting out an outage: retry one step with capped exponential backoff (SPEC §6).
+"""Waiting out an outage: retry one step with capped exponential backoff (docs/consumers.md).
 
 A consumer must neither skip a batch nor crash-loop when the database or
 the broker is unavailable for a while, so the step that failed is retried,

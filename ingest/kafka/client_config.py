@@ -1,4 +1,4 @@
-"""The one place where Kafka client configuration is built (SPEC §8, production Kafka).
+"""The one place where Kafka client configuration is built (docs/production.md, "Managed Kafka").
 
 Every client the service makes (the producer and its readiness probe, the
 consumer, the admin client, the dead-letter producer, `kafka_status`) gets

@@ -1,4 +1,4 @@
-"""The consumer loop (SPEC §6): consume a batch, store it in one transaction, then commit.
+"""The consumer loop (docs/consumers.md): consume a batch, store it in one transaction, commit.
 
 Each iteration:
 

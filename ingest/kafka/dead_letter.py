@@ -1,4 +1,4 @@
-"""Dead letters: records that can never be stored go to `<topic>.dlq` with the reason (SPEC §5).
+"""Dead letters (docs/kafka.md): what can never be stored goes to `<topic>.dlq` with the reason.
 
 A dead letter keeps the original key, value and headers and adds headers
 naming the error, its kind and the original topic, partition and offset.

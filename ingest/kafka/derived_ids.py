@@ -8,7 +8,7 @@ changes once written. The incarnation is the topic id the broker reports:
 a topic deleted and created again, or every topic of a broker that started
 again empty (the embedded broker keeps nothing), has a new one, so its
 offsets starting again at 0 give new ids instead of those of the rows
-already stored (README, "Derived ids").
+already stored (docs/records.md, "Derived ids").
 
 `DerivedIds.ids_for` resolves a batch's places at once: the topic ids and
 range numbers it knows are cached for the life of the process (a range's
@@ -58,7 +58,8 @@ class TopicIds:
                     logger.warning(
                         "the broker reports no topic id for %s: ids derived for its records "
                         "without an id will repeat those of its earlier records if the topic "
-                        "is recreated or the broker restarts empty (README, 'Derived ids')",
+                        "is recreated or the broker restarts empty "
+                        "(docs/records.md, 'Derived ids')",
                         topic,
                     )
                 self._ids[topic] = topic_id

@@ -1,4 +1,4 @@
-"""Draining outboxes after the consumer's commits (SPEC §7): a visible step of the loop.
+"""Draining outboxes after the consumer's commits (docs/consumers.md): a visible step of the loop.
 
 Work owed after a batch's commit (recommendation refreshes) is written in
 the batch's own transaction by its owner; the consumer only drains it, by

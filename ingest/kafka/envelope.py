@@ -1,4 +1,4 @@
-"""Decoding a message value into a record kind and the record (SPEC §5).
+"""Decoding a message value into a record kind and the record (docs/kafka.md).
 
 Two formats arrive on the topics:
 

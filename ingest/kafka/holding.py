@@ -1,4 +1,4 @@
-"""Waiting without leaving the consumer group (SPEC §6): partitions paused, poll() kept on.
+"""Waiting without leaving the consumer group (docs/consumers.md): partitions paused, polling on.
 
 librdkafka drops a member whose application has not called poll() for
 `max.poll.interval.ms` (five minutes by default). Its partitions then go

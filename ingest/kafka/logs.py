@@ -1,4 +1,4 @@
-"""librdkafka's log lines and errors through Python logging, without the reconnect storm (SPEC §6).
+"""librdkafka's logs and errors through Python logging, no reconnect storm (docs/operations.md).
 
 Every Kafka client the service makes passes its configuration through
 `with_logging`, which sends librdkafka's log lines to the

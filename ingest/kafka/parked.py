@@ -1,4 +1,4 @@
-"""Upkeep of parked coupons (SPEC §6), run by consumers now and then.
+"""Upkeep of parked coupons (docs/consumers.md, parking and claims), run by consumers now and then.
 
 - Store parked coupons whose user and events have arrived (committed
   meanwhile by another consumer process).

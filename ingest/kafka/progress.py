@@ -1,4 +1,4 @@
-"""The consumer's periodic progress line: throughput, last batch, lag, parked coupons (SPEC §6).
+"""The consumer's progress line (docs/consumers.md): throughput, last batch, lag, parked coupons.
 
     progress: 812.4 records/s (4062 in 5.0s), last batch 500, total 20000,
     dead-lettered 2, lag 1500 (users 0, events 1500, coupons 0), parked 3

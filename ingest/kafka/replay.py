@@ -1,4 +1,4 @@
-"""Dead-letter replay (SPEC §11): publish dead letters back to their source topic, once each.
+"""Dead-letter replay (docs/operations.md): dead letters back to their source topic, once each.
 
 A dead letter whose cause is gone (a coupon dead-lettered after its parking
 time whose user has arrived since, a record refused by a bug since fixed)

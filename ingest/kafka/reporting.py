@@ -1,4 +1,4 @@
-"""A consumer's figures for the status page, written to the database (SPEC §11).
+"""A consumer's figures for the status page, written to the database (docs/operations.md).
 
 The status page may be served by any process (an API worker, not the
 consumer), so consumers report what they did where every process can read

@@ -1,4 +1,4 @@
-"""The default engine: recommend open events of the sport a user bets on most (SPEC §7).
+"""The default engine: open events of the sport a user bets on most (docs/recommendations.md).
 
 - Favourite sport: most selections across the user's coupons; ties go to
   the sport bet most recently (coupon timestamp), then the sport's name A→Z.

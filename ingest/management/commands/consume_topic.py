@@ -1,4 +1,4 @@
-"""`manage.py consume_topic users [events coupons ...]`: run the consumer loop (SPEC §6).
+"""`manage.py consume_topic users [events coupons ...]`: run the consumer loop (docs/consumers.md).
 
 A thin shell over `ingest.kafka.consumer.ConsumerLoop`: it names the topics,
 installs SIGTERM/SIGINT handlers (finish the batch, commit, leave the group,

@@ -1,5 +1,5 @@
 """`manage.py kafka_status`: per-topic end offset, committed offset and lag of a consumer group,
-with parked coupons and dead-lettered records (SPEC §6, observable).
+with parked coupons and dead-lettered records (docs/operations.md).
 """
 
 import json

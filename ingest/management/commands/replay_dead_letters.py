@@ -1,4 +1,4 @@
-"""`manage.py replay_dead_letters [TOPIC ...] [--reason R] [--dry-run]` (SPEC §11).
+"""`manage.py replay_dead_letters [TOPIC ...] [--reason R] [--dry-run]` (docs/operations.md).
 
 A thin shell over `ingest.kafka.replay`: publishes dead letters back to
 their source topic, once each; the last line gives the number published.
@@ -13,7 +13,7 @@ from ingest.management.commands.consume_topic import resolve_topics
 
 
 class Command(BaseCommand):
-    help = "Publish dead letters back to their source topic, once each (SPEC §11)."
+    help = "Publish dead letters back to their source topic, once each (docs/operations.md)."
 
     def add_arguments(self, parser):
         parser.add_argument(
