@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 
 from ingest.models import User
+from tests.e2e.outages import database_outage
 from tests.kafka_pipeline import user, wait_until
-from tests.pipeline.outages import database_outage
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from ingest.kafka.producer import reset_producer
-from tests.pipeline.producer_helpers import coupon_record, event_record, user_record
+from tests.e2e.producer_helpers import coupon_record, event_record, user_record
 
 pytestmark = pytest.mark.kafka
 

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from ingest.models import User
+from tests.e2e.outages import database_outage
 from tests.kafka_pipeline import user, wait_until
-from tests.pipeline.outages import database_outage
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

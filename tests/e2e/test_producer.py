@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from ingest.kafka.producer import reset_producer
 from ingest.kafka.topics import SCHEMA_VERSION, Header
-from tests.pipeline.producer_helpers import (
+from tests.e2e.producer_helpers import (
     coupon_record,
     create_topics,
     decoded,
