@@ -9,8 +9,9 @@ from django.conf import settings
 from betreco.embedded_broker import free_port
 from ingest.models import ConsumerStat
 from ingest.models import PartitionLag as PartitionLagRow
-from tests.kafka_pipeline import coupon, event, user, wait_until
+from tests.kafka_pipeline import wait_until
 from tests.prometheus import label_sets, scrape, value
+from tests.records import coupon, event, user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

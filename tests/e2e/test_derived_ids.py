@@ -1,4 +1,4 @@
-"""Id-less records through the broker (SPEC §3): a recreated topic or a restarted broker
+"""Id-less records through the broker (docs/records.md): a recreated topic or a restarted broker
 (offsets from 0 again) never replaces stored rows, and a replay stores nothing new."""
 
 import uuid
@@ -13,7 +13,8 @@ from ingest.kafka.admin import admin_client, ensure_topics
 from ingest.models import User
 from tests.e2e.outages import database_outage
 from tests.e2e.test_consumer_outage import outage_env
-from tests.kafka_pipeline import Pipeline, user, wait_until
+from tests.kafka_pipeline import Pipeline, wait_until
+from tests.records import user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

@@ -1,4 +1,4 @@
-"""Ids derived for id-less records on a topic (SPEC §3): the same on a replay, never met twice.
+"""Ids derived for id-less records on a topic (docs/records.md): the same on a replay, never twice.
 
 A derived id is a range's number (one per topic incarnation, partition and
 offset >> 32, in `DerivedIdRange`) above the offset's low 32 bits. These

@@ -1,4 +1,4 @@
-"""A consumer's status figures: counted in memory, written every few seconds (SPEC §11)."""
+"""A consumer's status figures: counted in memory, written every few seconds (docs/operations.md)"""
 
 import logging
 from datetime import UTC, datetime
