@@ -223,38 +223,3 @@ class Pipeline:
 
 def header_map(message) -> dict[str, str]:
     return {key: value.decode() for key, value in message.headers() or []}
-
-
-def user(pk: int, **fields) -> dict:
-    return {
-        "id": pk,
-        "birth_year": 1985,
-        "country": "GR",
-        "currency": "EUR",
-        "gender": "F",
-        **fields,
-    }
-
-
-def event(pk: int, sport: str = "Football", **fields) -> dict:
-    return {
-        "id": pk,
-        "begin_timestamp": "2031-05-01T18:00:00Z",
-        "end_timestamp": "2031-05-01T20:00:00Z",
-        "country": "GR",
-        "league": "Super League",
-        "sport": sport,
-        "participants": [f"Home {pk}", f"Away {pk}"],
-        **fields,
-    }
-
-
-def coupon(pk: int, user_id: int, event_ids: list[int], **fields) -> dict:
-    return {
-        "id": pk,
-        "user_id": user_id,
-        "stake": "10.00",
-        "timestamp": "2030-01-01T12:00:00Z",
-        "selections": [{"event_id": e, "odds": "1.90"} for e in event_ids],
-        **fields,
-    }

@@ -1,6 +1,6 @@
 """/docs (Swagger UI) and /redoc work offline: every script and style is served by the service.
 
-SPEC §4: the pages reference only same-origin URLs, at versions pinned by
+docs/http-api.md: the pages reference only same-origin URLs, at versions pinned by
 drf-spectacular-sidecar, and those files are served: straight from the apps
 with DEBUG (WhiteNoise's finders, as under `make run`), and from the
 collected, hashed files with production settings (as in the image).

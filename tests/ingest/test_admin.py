@@ -21,7 +21,7 @@ from ingest.models import (
     User,
 )
 from tests.factories import CouponFactory, EventFactory, UserFactory
-from tests.ingest.records import coupon, event, user
+from tests.records import valid_coupon, valid_event, valid_user
 
 MODELS = [User, ParticipantPair, Event, Coupon, Selection, ParkedCoupon, DeadLetter]
 
@@ -218,7 +218,7 @@ def test_add_form_keeps_an_id_given_in_the_query_string(admin_client, db):
 @pytest.fixture
 def parked_fix(admin_client, db):
     """Coupon 9 parked for user 1; an operator opens its page and later saves a fix."""
-    services.coupons_store(records=[coupon(9, 1, [(5, 1.5)])], source="coupons/0/7")
+    services.coupons_store(records=[valid_coupon(9, 1, [(5, 1.5)])], source="coupons/0/7")
     page = admin_client.get(_url(ParkedCoupon, "change", 9))
     form = page.context["adminform"].form
 
@@ -248,7 +248,7 @@ def test_a_parked_coupon_can_be_fixed_in_the_admin(parked_fix):
 
 
 def test_a_fix_to_a_coupon_stored_since_its_page_opened_does_not_park_it_again(parked_fix):
-    services.store_batch(users=[user(1)], events=[event(5)])  # releases it
+    services.store_batch(users=[valid_user(1)], events=[valid_event(5)])  # releases it
 
     response = parked_fix(stake="25.00")
 
@@ -258,7 +258,7 @@ def test_a_fix_to_a_coupon_stored_since_its_page_opened_does_not_park_it_again(p
 
 
 def test_a_fix_to_a_version_parked_over_since_its_page_opened_is_refused(parked_fix):
-    services.coupons_store(records=[coupon(9, 1, [(6, 2.0)])])  # a newer version
+    services.coupons_store(records=[valid_coupon(9, 1, [(6, 2.0)])])  # a newer version
 
     response = parked_fix(stake="25.00")
 

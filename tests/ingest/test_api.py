@@ -1,4 +1,4 @@
-"""The data API (SPEC §4): seed paths with and without a slash, 201/200, 400 naming fields, 404."""
+"""The data API (docs/http-api.md): seed paths with or without a slash, 201/200, 400, 404."""
 
 import pytest
 

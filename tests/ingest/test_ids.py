@@ -1,4 +1,4 @@
-"""Assigned ids (SPEC §3): leased in blocks from the database's counter, never twice, ≤ 2**53 − 1.
+"""Assigned ids (docs/records.md): leased in blocks from a counter, unique, ≤ 2**53 − 1.
 
 The pool's shared path (a block for every thread of the process) only runs
 outside a transaction, so these tests use `transactional_db`; the counter's

@@ -1,4 +1,4 @@
-"""Ids assigned by several processes at once, each with several threads, never repeat (SPEC §3).
+"""Ids assigned by several processes at once, each with threads, never repeat (docs/records.md).
 
 Real processes against the suite's database: a SQLite file by default,
 PostgreSQL with DATABASE_URL=postgres://... (run the file both ways). Each

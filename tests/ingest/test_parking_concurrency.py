@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from ingest import parking, services
 from ingest.models import Coupon, MissingReference, ParkedCoupon, Selection
-from tests.ingest.records import coupon, event, user
 from tests.kafka_pipeline import wait_until
+from tests.records import valid_coupon, valid_event, valid_user
 
 pytestmark = [
     pytest.mark.skipif(
@@ -35,9 +35,9 @@ pytestmark = [
 ]
 
 TIMEOUT = 30.0
-V1 = coupon(9, 1, [(6, 1.5)])
-V2 = coupon(9, 1, [(5, 2.0)])
-V2_WAITING = coupon(9, 1, [(7, 3.0)])
+V1 = valid_coupon(9, 1, [(6, 1.5)])
+V2 = valid_coupon(9, 1, [(5, 2.0)])
+V2_WAITING = valid_coupon(9, 1, [(7, 3.0)])
 
 
 class Transaction:
@@ -108,7 +108,7 @@ class Transaction:
 
 @pytest.fixture(autouse=True)
 def v1_parked_for_event_6():
-    services.store_batch(users=[user(1)], events=[event(5)])
+    services.store_batch(users=[valid_user(1)], events=[valid_event(5)])
     services.coupons_store(records=[V1], source="coupons/0/1")
     assert ParkedCoupon.objects.filter(pk=9).exists()
 
@@ -123,7 +123,9 @@ def parked_payload_events(coupon_id):
 
 
 def test_a_newer_version_stored_while_a_release_holds_the_older_one_wins():
-    release = Transaction(lambda: services.store_batch(events=[event(6)]), hold=True).holding()
+    release = Transaction(
+        lambda: services.store_batch(events=[valid_event(6)]), hold=True
+    ).holding()
     assert release.outcome.released == [9]
     store = Transaction(lambda: services.store_batch(coupons=[V2])).waiting_or_done()
 
@@ -137,7 +139,7 @@ def test_a_newer_version_stored_while_a_release_holds_the_older_one_wins():
 def test_a_release_that_found_the_older_version_parked_stores_nothing_once_the_newer_is_stored():
     store = Transaction(lambda: services.store_batch(coupons=[V2]), hold=True).holding()
     # It read coupon 9 as waiting for event 6 before the store committed.
-    release = Transaction(lambda: services.store_batch(events=[event(6)])).waiting_or_done()
+    release = Transaction(lambda: services.store_batch(events=[valid_event(6)])).waiting_or_done()
 
     store.finish()
 
@@ -149,7 +151,7 @@ def test_a_release_that_found_the_older_version_parked_stores_nothing_once_the_n
 
 def test_a_newer_version_parked_during_a_release_stays_parked_and_the_older_is_not_stored():
     park = Transaction(lambda: services.store_batch(coupons=[V2_WAITING]), hold=True).holding()
-    release = Transaction(lambda: services.store_batch(events=[event(6)])).waiting_or_done()
+    release = Transaction(lambda: services.store_batch(events=[valid_event(6)])).waiting_or_done()
 
     park.finish()
 
@@ -158,12 +160,14 @@ def test_a_newer_version_parked_during_a_release_stays_parked_and_the_older_is_n
     assert parked_payload_events(9) == [7]
     assert set(MissingReference.objects.values_list("kind", "ref_id")) == {("event", 7)}
     # and once event 7 arrives, the newest version is stored
-    assert services.store_batch(events=[event(7)]).released == [9]
+    assert services.store_batch(events=[valid_event(7)]).released == [9]
     assert selections_of(9) == {(7, Decimal("3.0"))}
 
 
 def test_a_newer_version_parked_after_a_release_of_the_older_waits_and_wins_later():
-    release = Transaction(lambda: services.store_batch(events=[event(6)]), hold=True).holding()
+    release = Transaction(
+        lambda: services.store_batch(events=[valid_event(6)]), hold=True
+    ).holding()
     park = Transaction(lambda: services.store_batch(coupons=[V2_WAITING])).waiting_or_done()
 
     release.finish()
@@ -171,14 +175,14 @@ def test_a_newer_version_parked_after_a_release_of_the_older_waits_and_wins_late
 
     assert selections_of(9) == {(6, Decimal("1.5"))}  # v1, as if they ran one after the other
     assert parked_payload_events(9) == [7]
-    assert services.store_batch(events=[event(7)]).released == [9]
+    assert services.store_batch(events=[valid_event(7)]).released == [9]
     assert selections_of(9) == {(7, Decimal("3.0"))}
     assert not ParkedCoupon.objects.exists()
 
 
 def test_a_coupon_the_data_api_stored_is_not_overwritten_by_a_release_of_its_parked_version():
     put = Transaction(lambda: services.coupon_put(record=V2), hold=True).holding()
-    release = Transaction(lambda: services.store_batch(events=[event(6)])).waiting_or_done()
+    release = Transaction(lambda: services.store_batch(events=[valid_event(6)])).waiting_or_done()
 
     put.finish()
 
@@ -200,7 +204,7 @@ def v1_waited_too_long(v1_parked_for_event_6):
 def test_a_coupon_being_expired_is_not_released():
     expiry = Transaction(expire, hold=True).holding()
     assert expiry.outcome == [9]
-    release = Transaction(lambda: services.store_batch(events=[event(6)])).waiting_or_done()
+    release = Transaction(lambda: services.store_batch(events=[valid_event(6)])).waiting_or_done()
 
     expiry.finish()
 
@@ -211,7 +215,9 @@ def test_a_coupon_being_expired_is_not_released():
 
 @pytest.mark.usefixtures("v1_waited_too_long")
 def test_a_coupon_being_released_is_not_expired_and_expiry_does_not_wait_for_it():
-    release = Transaction(lambda: services.store_batch(events=[event(6)]), hold=True).holding()
+    release = Transaction(
+        lambda: services.store_batch(events=[valid_event(6)]), hold=True
+    ).holding()
 
     # Finishes while the release still holds its claim: skipped, not waited for.
     assert Transaction(expire).finish() == []

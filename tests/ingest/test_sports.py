@@ -7,7 +7,7 @@ from ingest import services
 from ingest.models import Event
 from ingest.sports import SPORT_KEY_MAX_LENGTH, SPORT_MAX_LENGTH, sport_key
 from tests.factories import EventFactory, ParticipantPairFactory
-from tests.ingest.test_services import event
+from tests.records import valid_event
 
 FUTBOL = ["FÚTBOL", "Fútbol", "fútbol"]
 STRASSE = ["Straße", "STRASSE", "strasse"]
@@ -71,10 +71,12 @@ def test_an_update_to_an_expression_is_refused_not_left_unfolded():
 
 @pytest.mark.django_db
 def test_stored_and_restored_events_fold_their_key():
-    services.events_upsert(records=[event(n, sport=s) for n, s in enumerate(FUTBOL + STRASSE)])
+    services.events_upsert(
+        records=[valid_event(n, sport=s) for n, s in enumerate(FUTBOL + STRASSE)]
+    )
     assert keys(0, 1, 2) == {"fútbol"}
     assert keys(3, 4, 5) == {"strasse"}
-    services.events_upsert(records=[event(0, sport="STRASSE")])  # an upsert that changes it
+    services.events_upsert(records=[valid_event(0, sport="STRASSE")])  # an upsert that changes it
     assert keys(0) == {"strasse"}
 
 

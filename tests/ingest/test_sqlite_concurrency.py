@@ -1,4 +1,4 @@
-"""Several processes writing through the services to one SQLite file (SPEC §6).
+"""Several processes writing through the services to one SQLite file (docs/consumers.md).
 
 WAL, IMMEDIATE transactions and the busy timeout must make writers queue,
 never fail with "database is locked", and lose no row.

@@ -1,4 +1,4 @@
-"""Scaling out (SPEC §2): consumers in one group split a topic's partitions, on PostgreSQL.
+"""Scaling out (docs/consumers.md): consumers of one group split a topic's partitions (PostgreSQL).
 
 Three `consume_topic users` processes join one consumer group; once each
 holds one of the topic's three partitions, thousands of users are

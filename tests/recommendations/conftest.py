@@ -7,11 +7,11 @@ import pytest
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from ingest.models import Coupon, Selection, User
+from ingest.models import User
 from recommendations import selectors
 from recommendations.engines.base import load_engine
 from recommendations.models import Recommendation, RecommendedEvent
-from tests.factories import EventFactory, UserFactory
+from tests.factories import CouponFactory, EventFactory, UserFactory
 
 
 @pytest.fixture
@@ -31,16 +31,12 @@ def bet():
     """A coupon of `user` on `events`, placed `ago` before now."""
 
     def place(user, *events, ago=timedelta(hours=1)):
-        coupon = Coupon.objects.create(
-            id=Coupon.objects.count() + 900_000,
+        return CouponFactory(
             user=user,
             stake=Decimal("5"),
             timestamp=timezone.now() - ago,
+            selections=[(event, "2") for event in events],
         )
-        Selection.objects.bulk_create(
-            [Selection(coupon=coupon, event=event, odds=Decimal("2")) for event in events]
-        )
-        return coupon
 
     return place
 

@@ -1,41 +1,23 @@
-"""Valid records (through the one validation path) for tests that store through services."""
+"""Presets for recommendation tests, built by tests/records.py: what ranking depends on.
 
-import itertools
+Every record gets a fresh id; an event begins an hour from now and lasts a
+day; a bet was placed five minutes ago (so the bets of a test are ordered as
+it placed them, which the most-recent-sport tie-break reads).
+"""
+
 from datetime import timedelta
 
-from django.utils import timezone
-
-from ingest.validation import validate_record
-
-_ids = itertools.count(7_000_000)
+from tests.records import new_id, valid_coupon, valid_event, valid_user
 
 
 def user_record(**fields) -> dict:
-    data = {"id": next(_ids), "birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "F"}
-    return validate_record("users", data | fields)
+    return valid_user(fields.pop("id", None) or new_id(), **fields)
 
 
 def event_record(sport="Football", begins_in=timedelta(hours=1), hours=24, **fields) -> dict:
-    begin = timezone.now() + begins_in
-    event_id = fields.pop("id", None) or next(_ids)
-    data = {
-        "id": event_id,
-        "begin_timestamp": begin.isoformat(),
-        "end_timestamp": (begin + timedelta(hours=hours)).isoformat(),
-        "country": "GR",
-        "league": "League",
-        "sport": sport,
-        "participants": [f"Home {event_id}", f"Away {event_id}"],
-    }
-    return validate_record("events", data | fields)
+    event_id = fields.pop("id", None) or new_id()
+    return valid_event(event_id, sport, begins_in=begins_in, hours=hours, **fields)
 
 
 def coupon_record(user_id, event_ids, ago=timedelta(minutes=5), **fields) -> dict:
-    data = {
-        "id": fields.pop("id", None) or next(_ids),
-        "user_id": user_id,
-        "stake": "10",
-        "timestamp": (timezone.now() - ago).isoformat(),
-        "selections": [{"event_id": pk, "odds": "1.8"} for pk in event_ids],
-    }
-    return validate_record("coupons", data | fields)
+    return valid_coupon(fields.pop("id", None) or new_id(), user_id, event_ids, ago=ago, **fields)

@@ -1,4 +1,4 @@
-"""The frequency engine's rules (SPEC §7), one behaviour per test."""
+"""The frequency engine's rules (docs/recommendations.md), one behaviour per test."""
 
 from datetime import timedelta
 

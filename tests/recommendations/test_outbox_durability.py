@@ -19,9 +19,10 @@ from ingest import services as ingest_services
 from recommendations.models import PendingRefresh, Recommendation
 from recommendations.outbox import refresh_pending
 from recommendations.rebuild import rebuild_request
-from tests.kafka_pipeline import PROJECT_DIR, coupon, database_url, event, user, wait_until
+from tests.kafka_pipeline import PROJECT_DIR, database_url, wait_until
 from tests.recommendations.conftest import from_scratch, stored_answers
 from tests.recommendations.records import coupon_record, event_record, user_record
+from tests.records import coupon, event, user
 
 TOPICS = ("users", "events", "coupons")
 FAN = 1

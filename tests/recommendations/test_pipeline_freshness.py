@@ -6,8 +6,8 @@ import pytest
 
 from ingest.models import Coupon
 from recommendations.models import Recommendation
-from tests.kafka_pipeline import coupon, event, user
 from tests.recommendations.conftest import from_scratch, stored_answers
+from tests.records import coupon, event, user
 
 pytestmark = pytest.mark.kafka
 

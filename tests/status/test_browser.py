@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka_pipeline import coupon, event, user
+from tests.records import coupon, event, user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

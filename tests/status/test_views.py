@@ -1,4 +1,4 @@
-"""`GET /status` and `GET /status.json` (SPEC §11)."""
+"""`GET /status` and `GET /status.json` (docs/operations.md)."""
 
 import time
 

@@ -5,7 +5,7 @@ from confluent_kafka import TopicPartition
 from ingest.kafka.consumer import ConsumerLoop, ConsumerOptions
 from ingest.kafka.holding import Holding
 from ingest.kafka.offsets import Offsets
-from tests.ingest.kafka.test_offsets import FakeConsumer, messages, offsets_of
+from tests.ingest.kafka.fakes import FakeConsumer, messages, offsets_of
 
 
 class ScriptedConsumer(FakeConsumer):

@@ -2,71 +2,9 @@
 
 import logging
 
-from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
-
 from betreco import metrics
 from ingest.kafka.offsets import MIN_REFETCHES, Offsets
-
-
-class FakeMessage:
-    def __init__(self, topic: str, partition: int, offset: int):
-        self._place = (topic, partition, offset)
-
-    def topic(self):
-        return self._place[0]
-
-    def partition(self):
-        return self._place[1]
-
-    def offset(self):
-        return self._place[2]
-
-    def error(self):
-        return None
-
-
-class FakeConsumer:
-    """Committed offsets and a log start per partition; records every seek."""
-
-    def __init__(self, committed=None, log_start=0, broken=False):
-        self.committed_offsets = committed or {}
-        self.log_start = log_start
-        self.broken = broken
-        self.seeks: list[tuple[str, int, int]] = []
-
-    def committed(self, partitions, timeout):
-        if self.broken:
-            raise KafkaException("broker unavailable")
-        return [
-            TopicPartition(
-                tp.topic,
-                tp.partition,
-                self.committed_offsets.get((tp.topic, tp.partition), OFFSET_INVALID),
-            )
-            for tp in partitions
-        ]
-
-    def get_watermark_offsets(self, tp, timeout, cached):
-        return self.log_start, 1_000_000
-
-    def seek(self, tp):
-        self.seeks.append((tp.topic, tp.partition, tp.offset))
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
-def messages(topic, partition, offsets):
-    return [FakeMessage(topic, partition, offset) for offset in offsets]
-
-
-def offsets_of(admitted):
-    return [(m.topic(), m.partition(), m.offset()) for m in admitted]
+from tests.ingest.kafka.fakes import Clock, FakeConsumer, messages, offsets_of
 
 
 def gaps_counted(topic):

@@ -1,4 +1,4 @@
-"""Consumer processes against a real broker and the test database (SPEC §5, §6)."""
+"""Consumer processes on a real broker and the test database (docs/kafka.md, docs/consumers.md)."""
 
 import json
 
@@ -8,7 +8,8 @@ from django.db import connection
 
 from ingest.kafka.topics import Header
 from ingest.models import Coupon, DeadLetter, Event, ParkedCoupon, Selection, User
-from tests.kafka_pipeline import coupon, event, header_map, user, wait_until
+from tests.kafka_pipeline import header_map, wait_until
+from tests.records import coupon, event, user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

@@ -1,4 +1,4 @@
-"""A database outage for consumer processes, on whichever database the suite runs (SPEC §6).
+"""A database outage for consumer processes, on the suite's database (docs/consumers.md).
 
 SQLite: another connection holds the write lock (`BEGIN IMMEDIATE`), so a
 consumer's write fails with "database is locked" once its busy timeout

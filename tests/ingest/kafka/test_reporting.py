@@ -1,4 +1,4 @@
-"""A consumer's status figures: counted in memory, written every few seconds (SPEC §11)."""
+"""A consumer's status figures: counted in memory, written every few seconds (docs/operations.md)"""
 
 import logging
 from datetime import UTC, datetime
@@ -11,17 +11,9 @@ from ingest.kafka.lag import PartitionLag
 from ingest.kafka.reporting import BUCKET_SECONDS, Reporter, bucket_of, prune
 from ingest.models import ConsumerStat
 from ingest.models import PartitionLag as PartitionLagRow
-from tests.kafka_pipeline import user
+from tests.ingest.kafka.fakes import Clock
 
 NOW = 1_800_000_003.0  # 3 s into a bucket
-
-
-class Clock:
-    def __init__(self, now=NOW):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 def stats() -> dict:
@@ -39,7 +31,7 @@ def test_a_bucket_starts_at_a_multiple_of_its_length():
 
 @pytest.mark.django_db
 def test_counts_are_written_per_topic_and_bucket_on_report():
-    clock = Clock()
+    clock = Clock(NOW)
     reporter = Reporter("host:1", clock=clock)
     reporter.count("users", stored=5)
     reporter.count("users", stored=2, dead_lettered=1)
@@ -60,7 +52,7 @@ def test_counts_are_written_per_topic_and_bucket_on_report():
 
 @pytest.mark.django_db
 def test_reports_add_to_the_rows_other_consumers_and_earlier_reports_wrote():
-    one, two = Reporter("host:1", clock=Clock()), Reporter("host:2", clock=Clock())
+    one, two = Reporter("host:1", clock=Clock(NOW)), Reporter("host:2", clock=Clock(NOW))
     one.count("coupons", stored=3)
     one.report(lag=None)
     one.count("coupons", stored=4)
@@ -73,13 +65,13 @@ def test_reports_add_to_the_rows_other_consumers_and_earlier_reports_wrote():
 
 @pytest.mark.django_db
 def test_a_report_with_nothing_counted_writes_nothing():
-    assert Reporter("host:1", clock=Clock()).report(lag=None)
+    assert Reporter("host:1", clock=Clock(NOW)).report(lag=None)
     assert not ConsumerStat.objects.exists()
 
 
 @pytest.mark.django_db
 def test_each_partitions_lag_is_replaced_by_the_latest_report():
-    clock = Clock()
+    clock = Clock(NOW)
     reporter = Reporter("host:1", clock=clock)
     reporter.report([PartitionLag("users", 0, end=10, committed=4), PartitionLag("users", 1, 5, 5)])
     clock.now += 30
@@ -93,7 +85,7 @@ def test_each_partitions_lag_is_replaced_by_the_latest_report():
 
 @pytest.mark.django_db
 def test_an_unknown_lag_keeps_the_last_one_reported():
-    reporter = Reporter("host:1", clock=Clock())
+    reporter = Reporter("host:1", clock=Clock(NOW))
     reporter.report([PartitionLag("events", 2, end=9, committed=1)])
     reporter.report(lag=None)
     assert PartitionLagRow.objects.get().lag == 8
@@ -101,7 +93,7 @@ def test_an_unknown_lag_keeps_the_last_one_reported():
 
 @pytest.mark.django_db
 def test_maybe_report_writes_at_most_once_per_interval_and_asks_the_lag_only_then():
-    reporter = Reporter("host:1", interval=3600, clock=Clock())
+    reporter = Reporter("host:1", interval=3600, clock=Clock(NOW))
     asked = []
 
     def lag():
@@ -120,7 +112,7 @@ def test_maybe_report_writes_at_most_once_per_interval_and_asks_the_lag_only_the
 def test_a_database_error_never_fails_the_loop_and_the_counts_wait_for_the_next_report(
     monkeypatch, caplog
 ):
-    reporter = Reporter("host:1", clock=Clock())
+    reporter = Reporter("host:1", clock=Clock(NOW))
     reporter.count("users", stored=4)
     real = reporting.counts_add
 
@@ -160,19 +152,3 @@ def test_prune_drops_what_is_older_than_a_day_and_keeps_the_rest():
 
     assert list(ConsumerStat.objects.values_list("bucket", flat=True)) == [recent]
     assert list(PartitionLagRow.objects.values_list("partition", flat=True)) == [1]
-
-
-@pytest.mark.kafka
-@pytest.mark.django_db(transaction=True)
-def test_a_consumer_reports_what_it_stored_and_dead_lettered_and_its_lag(pipeline):
-    pipeline.produce("users", [user(1), b"{not json", user(2), user(3, country="ZZ")])
-
-    pipeline.consume("users")
-
-    topic = pipeline.topic("users")
-    rows = ConsumerStat.objects.filter(topic=topic)
-    assert sum(row.stored for row in rows) == 2
-    assert sum(row.dead_lettered for row in rows) == 2
-    lags = PartitionLagRow.objects.filter(topic=topic)
-    assert lags.exists()
-    assert all(row.lag == 0 for row in lags)

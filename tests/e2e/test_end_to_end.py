@@ -3,7 +3,7 @@
 import pytest
 
 from ingest.kafka.producer import reset_producer
-from tests.pipeline.producer_helpers import coupon_record, event_record, user_record
+from tests import records
 
 pytestmark = pytest.mark.kafka
 
@@ -25,9 +25,9 @@ def post(api_client, kind: str, body):
 def test_a_user_event_and_coupon_posted_to_the_producer_can_be_read_from_the_api(
     api_client, produced
 ):
-    user = post(api_client, "users", user_record(user_id="31"))
-    event = post(api_client, "events", event_record(event_id="32", sport="Basketball"))
-    coupon = post(api_client, "coupons", coupon_record(31, 32, coupon_id=33))
+    user = post(api_client, "users", records.user(user_id="31"))
+    event = post(api_client, "events", records.event(event_id="32", sport="Basketball"))
+    coupon = post(api_client, "coupons", records.coupon(None, 31, [(32, 1.85)], coupon_id=33))
 
     produced.consume("users", "events", "coupons")
 
@@ -39,12 +39,15 @@ def test_a_user_event_and_coupon_posted_to_the_producer_can_be_read_from_the_api
 
 
 def test_a_batch_with_assigned_ids_arrives_whole(api_client, produced):
-    users = post(api_client, "users", [user_record() for _ in range(20)])
-    events = post(api_client, "events", [event_record() for _ in range(10)])
+    users = post(api_client, "users", [records.user() for _ in range(20)])
+    events = post(api_client, "events", [records.event() for _ in range(10)])
     coupons = post(
         api_client,
         "coupons",
-        [coupon_record(users[i]["id"], events[i % 10]["id"], stake=str(i + 1)) for i in range(20)],
+        [
+            records.coupon(None, users[i]["id"], [events[i % 10]["id"]], stake=str(i + 1))
+            for i in range(20)
+        ],
     )
 
     produced.consume("users", "events", "coupons")

@@ -17,7 +17,8 @@ from confluent_kafka import Producer
 from betreco.embedded_broker import EmbeddedBroker
 from ingest.kafka.admin import ensure_topics
 from ingest.models import User
-from tests.kafka_pipeline import Pipeline, user, wait_until
+from tests.kafka_pipeline import Pipeline, wait_until
+from tests.records import user
 
 PRODUCERS = 16
 RECORDS_PER_PRODUCER = 1_500

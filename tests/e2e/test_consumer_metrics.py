@@ -1,4 +1,4 @@
-"""`consume_topic --metrics-port`: a consumer's /metrics while it runs (SPEC §11)."""
+"""A consumer's figures while it runs: /metrics (`--metrics-port`) and the status rows it writes."""
 
 import signal
 import urllib.error
@@ -7,8 +7,11 @@ import pytest
 from django.conf import settings
 
 from betreco.embedded_broker import free_port
-from tests.kafka_pipeline import coupon, event, user, wait_until
+from ingest.models import ConsumerStat
+from ingest.models import PartitionLag as PartitionLagRow
+from tests.kafka_pipeline import wait_until
 from tests.prometheus import label_sets, scrape, value
+from tests.records import coupon, event, user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 
@@ -90,3 +93,17 @@ def test_consumer_metrics_port_serves_them_too_on_loopback(pipeline):
     assert f"metrics on http://127.0.0.1:{port}/metrics" in consumer.log
     consumer.signal(signal.SIGTERM)
     assert consumer.wait() == 0, consumer.log
+
+
+def test_a_consumer_reports_what_it_stored_and_dead_lettered_and_its_lag(pipeline):
+    pipeline.produce("users", [user(1), b"{not json", user(2), user(3, country="ZZ")])
+
+    pipeline.consume("users")
+
+    topic = pipeline.topic("users")
+    rows = ConsumerStat.objects.filter(topic=topic)
+    assert sum(row.stored for row in rows) == 2
+    assert sum(row.dead_lettered for row in rows) == 2
+    lags = PartitionLagRow.objects.filter(topic=topic)
+    assert lags.exists()
+    assert all(row.lag == 0 for row in lags)

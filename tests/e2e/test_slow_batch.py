@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 
 from ingest.models import User
-from tests.kafka_pipeline import user, wait_until
+from tests.kafka_pipeline import wait_until
+from tests.records import user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

@@ -1,4 +1,4 @@
-"""Dead-letter replay (SPEC §11): back to the source topic, once each, through a real broker."""
+"""Dead-letter replay (docs/operations.md): back to the source topic, once each, real broker."""
 
 import json
 from io import StringIO
@@ -11,7 +11,8 @@ from django.utils import timezone
 from ingest.kafka.replay import replay_headers
 from ingest.kafka.topics import Header
 from ingest.models import Coupon, DeadLetter
-from tests.kafka_pipeline import coupon, event, header_map, user
+from tests.kafka_pipeline import header_map
+from tests.records import coupon, event, user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

@@ -1,4 +1,4 @@
-"""Id-less records through the broker (SPEC §3): a recreated topic or a restarted broker
+"""Id-less records through the broker (docs/records.md): a recreated topic or a restarted broker
 (offsets from 0 again) never replaces stored rows, and a replay stores nothing new."""
 
 import uuid
@@ -11,9 +11,10 @@ from betreco.embedded_broker import EmbeddedBroker
 from ingest.ids import FIRST_DERIVED_ID, MAX_ASSIGNED_ID
 from ingest.kafka.admin import admin_client, ensure_topics
 from ingest.models import User
-from tests.kafka_pipeline import Pipeline, user, wait_until
-from tests.pipeline.outages import database_outage
-from tests.pipeline.test_consumer_outage import outage_env
+from tests.e2e.outages import database_outage
+from tests.e2e.test_consumer_outage import outage_env
+from tests.kafka_pipeline import Pipeline, wait_until
+from tests.records import user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

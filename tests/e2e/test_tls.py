@@ -20,7 +20,8 @@ from betreco.embedded_broker import EmbeddedBroker, free_port
 from ingest.kafka.admin import ensure_topics
 from ingest.kafka.producer import publish_records, reset_producer
 from ingest.models import User
-from tests.kafka_pipeline import Pipeline, user
+from tests.kafka_pipeline import Pipeline
+from tests.records import user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

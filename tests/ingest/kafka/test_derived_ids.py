@@ -1,9 +1,9 @@
-"""Ids derived for id-less records on a topic (SPEC §3): the same on a replay, never met twice.
+"""Ids derived for id-less records on a topic (docs/records.md): the same on a replay, never twice.
 
 A derived id is a range's number (one per topic incarnation, partition and
 offset >> 32, in `DerivedIdRange`) above the offset's low 32 bits. These
 tests run the scheme against the real database; the topic ids come from a
-table of the test's (the broker's part is in tests/pipeline/test_derived_ids.py).
+table of the test's (the broker's part is in tests/e2e/test_derived_ids.py).
 """
 
 import logging

@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ingest.models import Coupon, DeadLetter, Event, ParkedCoupon, Selection, User
-from tests.kafka_pipeline import coupon, event, user, wait_until
+from tests.kafka_pipeline import wait_until
+from tests.records import coupon, event, user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

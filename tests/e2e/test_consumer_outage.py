@@ -1,4 +1,4 @@
-"""A consumer waiting out a database outage of any length keeps its group membership (SPEC §6).
+"""A consumer waiting out a database outage of any length stays in its group (docs/consumers.md).
 
 Real consumer processes in one group, on the suite's database (SQLite
 locked, or PostgreSQL refusing connections: `outages`), with
@@ -15,8 +15,9 @@ import time
 import pytest
 
 from ingest.models import User
-from tests.kafka_pipeline import user, wait_until
-from tests.pipeline.outages import database_outage
+from tests.e2e.outages import database_outage
+from tests.kafka_pipeline import wait_until
+from tests.records import user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

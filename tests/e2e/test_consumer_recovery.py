@@ -1,4 +1,4 @@
-"""Consumers that are killed, stopped, or find the database unavailable lose nothing (SPEC §6)."""
+"""Consumers killed, stopped, or finding the database down lose nothing (docs/consumers.md)."""
 
 import json
 import re
@@ -8,8 +8,9 @@ import pytest
 from django.core.management import call_command
 
 from ingest.models import User
-from tests.kafka_pipeline import user, wait_until
-from tests.pipeline.outages import database_outage
+from tests.e2e.outages import database_outage
+from tests.kafka_pipeline import wait_until
+from tests.records import user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 

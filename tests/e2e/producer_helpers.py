@@ -1,8 +1,7 @@
-"""Helpers for the producer and end-to-end tests: topics of their own, and reading them back."""
+"""Helpers for the producer tests: topics of their own, and reading their messages back."""
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -70,29 +69,3 @@ def read_messages(bootstrap: str, receipts: list[dict]) -> list:
 
 def decoded(message) -> dict:
     return json.loads(message.value())
-
-
-def user_record(**fields) -> dict:
-    return {"birth_year": 1990, "country": "GR", "currency": "EUR", "gender": "M", **fields}
-
-
-def event_record(**fields) -> dict:
-    begin = datetime.now(UTC) + timedelta(days=1)
-    return {
-        "begin_timestamp": begin.isoformat(),
-        "end_timestamp": (begin + timedelta(hours=2)).isoformat(),
-        "country": "GR",
-        "league": "Super League",
-        "sport": "Football",
-        "participants": ["Olympiacos", "Panathinaikos"],
-        **fields,
-    }
-
-
-def coupon_record(user_id: int, event_id: int, **fields) -> dict:
-    return {
-        "user_id": user_id,
-        "stake": "12.50",
-        "selections": [{"event_id": event_id, "odds": 1.85}],
-        **fields,
-    }

@@ -1,0 +1,146 @@
+"""Stand-ins for confluent-kafka's objects, for unit tests where a broker adds nothing.
+
+They answer only what the module under test asks (a message's place,
+value and headers; a consumer's committed offsets and log start; a
+producer's deliveries), so a test states its broker's behaviour in a line
+instead of arranging it on a real one. End-to-end behaviour is tested with
+the real broker in tests/e2e/.
+"""
+
+import json
+
+from confluent_kafka import OFFSET_INVALID, TIMESTAMP_CREATE_TIME, KafkaException, TopicPartition
+
+from ingest.kafka.topics import SCHEMA_VERSION, Header
+
+
+class FakeMessage:
+    """A consumed message: its place, and optionally its key, value, headers and timestamp."""
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        *,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+        timestamp: tuple[int, int] = (TIMESTAMP_CREATE_TIME, 1_900_000_000_000),
+    ):
+        self._place = (topic, partition, offset)
+        self._value, self._key, self._headers = value, key, headers
+        self._timestamp = timestamp
+
+    def topic(self):
+        return self._place[0]
+
+    def partition(self):
+        return self._place[1]
+
+    def offset(self):
+        return self._place[2]
+
+    def value(self):
+        return self._value
+
+    def key(self):
+        return self._key
+
+    def headers(self):
+        return self._headers
+
+    def timestamp(self):
+        return self._timestamp
+
+    def error(self):
+        return None
+
+
+def record_message(topic: str, partition: int, offset: int, record, **options) -> FakeMessage:
+    """A message in our format: `record` (a dict, or raw bytes as they are) on `topic`.
+
+    The kind is the topic's (`users`, `events`, `coupons`), named in the
+    schema headers as our producer sends them.
+    """
+    kind = topic.rsplit(".", 1)[-1]
+    value = record if isinstance(record, bytes) else json.dumps(record).encode()
+    headers = [
+        (Header.SCHEMA.value, kind.encode()),
+        (Header.SCHEMA_VERSION.value, SCHEMA_VERSION.encode()),
+    ]
+    key = str(record["id"]).encode() if isinstance(record, dict) and "id" in record else None
+    return FakeMessage(topic, partition, offset, value=value, key=key, headers=headers, **options)
+
+
+def messages(topic, partition, offsets):
+    """Messages (places only) at `offsets` of one partition."""
+    return [FakeMessage(topic, partition, offset) for offset in offsets]
+
+
+def offsets_of(admitted):
+    return [(m.topic(), m.partition(), m.offset()) for m in admitted]
+
+
+class FakeConsumer:
+    """Committed offsets and a log start per partition; records every seek."""
+
+    def __init__(self, committed=None, log_start=0, broken=False):
+        self.committed_offsets = committed or {}
+        self.log_start = log_start
+        self.broken = broken
+        self.seeks: list[tuple[str, int, int]] = []
+
+    def committed(self, partitions, timeout):
+        if self.broken:
+            raise KafkaException("broker unavailable")
+        return [
+            TopicPartition(
+                tp.topic,
+                tp.partition,
+                self.committed_offsets.get((tp.topic, tp.partition), OFFSET_INVALID),
+            )
+            for tp in partitions
+        ]
+
+    def get_watermark_offsets(self, tp, timeout, cached):
+        return self.log_start, 1_000_000
+
+    def seek(self, tp):
+        self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+
+class FakeProducer:
+    """Acknowledges what it is given at `flush` (or refuses all of it when `down`); keeps it."""
+
+    def __init__(self, down: bool = False):
+        self.down = down
+        self.published: list[dict] = []
+        self._queued: list[tuple[dict, object]] = []
+
+    def produce(self, topic, key=None, value=None, headers=None, on_delivery=None):
+        message = {"topic": topic, "key": key, "value": value, "headers": list(headers or [])}
+        self._queued.append((message, on_delivery))
+
+    def flush(self, timeout=None):
+        if self.down:
+            return len(self._queued)
+        for message, on_delivery in self._queued:
+            self.published.append(message)
+            if on_delivery:
+                on_delivery(None, message)
+        self._queued = []
+        return 0
+
+    def purge(self, *args, **kwargs):
+        self._queued = []
+
+
+class Clock:
+    """A monotonic clock a test moves by hand (`clock.now += 5`)."""
+
+    def __init__(self, now: float = 100.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
