@@ -1,4 +1,4 @@
-"""`python -m betreco.embedded_broker --port N`: the README's first terminal."""
+"""`python -m betreco.embedded_broker --port N`: the first terminal of docs/development.md."""
 
 import signal
 import socket

@@ -1,4 +1,4 @@
-"""A live consumer never moves past a record it has not received (README: "Gap-free consumption").
+"""A live consumer never moves past a record it has not received (docs/consumers.md: gap-free).
 
 The embedded broker reserves a produce request's offsets before it writes
 its batch, so a fetch in that window can return a later batch first. These
