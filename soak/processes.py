@@ -227,6 +227,13 @@ def new_prefix() -> str:
 
 
 def base_env(**extra: str) -> dict:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "betreco.settings"}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        # A process that dies on a signal (SIGSEGV in a C extension) writes every thread's
+        # Python stack into its log first.
+        "PYTHONFAULTHANDLER": "1",
+        "DJANGO_SETTINGS_MODULE": "betreco.settings",
+    }
     env.pop("TOPICS", None)
     return {**env, **extra}

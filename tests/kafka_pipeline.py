@@ -104,6 +104,7 @@ class Pipeline:
             "KAFKA_TOPIC_PREFIX": self.prefix,
             "KAFKA_CONSUMER_GROUP": self.group,
             "PYTHONUNBUFFERED": "1",
+            "PYTHONFAULTHANDLER": "1",  # a crash in a C extension logs every thread's stack
             # The embedded broker lets a group form in half the session timeout.
             "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS")
             or ("6000" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "3000"),
