@@ -323,6 +323,15 @@ def left_on_max_poll(run_dir) -> list[str]:
     ]
 
 
+def offset_gaps(run_dir) -> str:
+    """Gaps the consumers sought back over (betreco_offset_gaps_total, from their logs) and
+    gaps they accepted as empty after the wait (an ERROR each; none expected here)."""
+    logs = [p.read_text(errors="replace") for p in sorted(run_dir.glob("consumer-*.log"))]
+    sought = sum(log.count("not received yet: seeking back") for log in logs)
+    accepted = sum(log.count("accepting the gap") for log in logs)
+    return f"{sought}; {accepted}"
+
+
 def check_membership(run_dir, outage_s: float, max_poll_interval_ms: int) -> Check:
     """The outage outlasted max.poll.interval.ms, and no consumer left its group on the poll
     interval in the whole run (the full-speed phase's slow batches included)."""

@@ -230,6 +230,7 @@ def _soak(config, env, bootstrap, consumers, producer, port) -> Report:
         "converge seconds": round(converge_s, 1),
         "checks seconds": round(time.monotonic() - checking, 1),
         "poison records": len(poison.produced),
+        "offset gaps (sought back; accepted)": checks.offset_gaps(config.run_dir),
     }
     if fast:
         figures["full speed"] = (
