@@ -90,6 +90,16 @@ def max_poll_interval_ms() -> int:
     return max(settings.KAFKA_MAX_POLL_INTERVAL_MS, settings.KAFKA_SESSION_TIMEOUT_MS)
 
 
+def longest_quiet() -> float:
+    """The longest one step of the loop may run without polling: a sixth of the poll interval.
+
+    A step that may take longer (preparing and storing a batch) runs in the worker
+    thread and is polled beside past this; a broker request waits at most this long.
+    Several such steps in a row must still fit in `max.poll.interval.ms`.
+    """
+    return min(max(max_poll_interval_ms() / 6000, 0.5), 5.0)
+
+
 def consumer_config(options: ConsumerOptions) -> dict:
     session_timeout = settings.KAFKA_SESSION_TIMEOUT_MS
     config = client_config(
@@ -157,7 +167,11 @@ class ConsumerLoop:
             self.drains.run()  # whatever a process that died before us still owed
             self.consumer = Consumer(consumer_config(self.options))
             self.holding = Holding(self.consumer, should_stop=self.should_stop)
-            self.offsets = Offsets(self.consumer, gap_wait=settings.CONSUMER_GAP_WAIT_SECONDS)
+            self.offsets = Offsets(
+                self.consumer,
+                gap_wait=settings.CONSUMER_GAP_WAIT_SECONDS,
+                broker_timeout=longest_quiet(),
+            )
             for topic in self.options.topics:  # every series exists from the start, at 0
                 for counter in (metrics.RECORDS_STORED, metrics.DEAD_LETTERS, metrics.OFFSET_GAPS):
                     counter.labels(topic)
@@ -310,8 +324,9 @@ class ConsumerLoop:
         self.holding.hold({_position(message) for message in messages})
         while True:
             try:
+                prepare = functools.partial(batches.prepare, messages, self.derived_ids)
                 batch = self._retry_store(
-                    functools.partial(batches.prepare, messages, self.derived_ids),
+                    functools.partial(self._polling, prepare, f"preparing {len(messages)}"),
                     f"deriving ids for a batch of {len(messages)}",
                     len(messages),
                     retry_on=(*DATABASE_UNAVAILABLE, KafkaException),  # the topic id: the broker
@@ -349,16 +364,17 @@ class ConsumerLoop:
         return batch
 
     def _polling(self, store, what: str):
-        """Store in the worker thread; past a third of the poll interval, polling meanwhile.
+        """Prepare or store in the worker thread; past `longest_quiet`, polling meanwhile.
 
-        A batch that takes long to write (a busy database, a slow disk) must
-        not cost the group membership: the member would be dropped and its
-        partitions given to another while it still writes their records.
+        A batch that takes long to validate or write (a busy machine or
+        database, a slow disk) must not cost the group membership: the member
+        would be dropped and its partitions given to another while it still
+        writes their records.
         """
         result, _ = self.holding.run_polling(
             store,
             what=what,
-            slow_after=max(max_poll_interval_ms() / 3000, 1.0),
+            slow_after=longest_quiet(),
             finish_before_rebalance=True,
         )
         return result
@@ -498,7 +514,10 @@ class ConsumerLoop:
         """Lag per partition (also into `betreco_consumer_lag`); None if the broker cannot say."""
         try:
             rows = lag_by_partition(
-                self.consumer, self.consumer.assignment(), timeout=2.0, cached=True
+                self.consumer,
+                self.consumer.assignment(),
+                timeout=min(2.0, longest_quiet()),
+                cached=True,
             )
         except KafkaException:
             return None

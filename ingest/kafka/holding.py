@@ -79,8 +79,12 @@ class Holding:
         logger.log(level, "%s, partitions paused", why)
 
     def resume(self, done: str) -> None:
-        """Resume every assigned partition, if paused, saying what ended the wait."""
+        """The held records are settled: resume every assigned partition, if paused."""
         self.held, self.gone = set(), set()
+        self._unpause(done)
+
+    def _unpause(self, done: str) -> None:
+        """Resume every assigned partition, if paused, saying what ended the wait."""
         if not self.paused:
             return
         self.consumer.resume(self.consumer.assignment())
@@ -139,14 +143,18 @@ class Holding:
         finally:
             if future.done():
                 self._must_finish = None
-        # Slow, not broken (a rebalance, a big drain): worth a line, not a warning.
-        self.pause(f"{what} is taking a while", since=started, level=logging.INFO)
+        # Slow, not broken (a rebalance, a big drain): worth a line, not a warning. Already
+        # paused (a retry through an outage): the wait that paused resumes, not this work.
+        pausing = not self.paused
+        if pausing:
+            self.pause(f"{what} is taking a while", since=started, level=logging.INFO)
         try:
             while not future.done():
                 self._poll(POLL_WAIT)
         finally:
             self._must_finish = None
-        self.resume(f"{what} done")
+        if pausing:
+            self._unpause(f"{what} done")
         return future.result(), True
 
     def finish_work(self) -> None:

@@ -42,7 +42,6 @@ logger = logging.getLogger("ingest.kafka.consumer")
 Position = tuple[str, int]
 
 MIN_REFETCHES = 3  # a gap is accepted only after it came back this many times, and the wait
-COMMITTED_TIMEOUT = 5.0  # seconds to read a newly assigned partition's committed offset
 
 
 @dataclass
@@ -62,9 +61,12 @@ class Gap:
 class Offsets:
     """Admits a partition's messages in offset order only, seeking back over gaps."""
 
-    def __init__(self, consumer, *, gap_wait: float, clock=time.monotonic):
+    def __init__(self, consumer, *, gap_wait: float, broker_timeout=5.0, clock=time.monotonic):
+        """`broker_timeout`: the longest a partition's start offset is waited for; the loop
+        does not poll meanwhile, so it stays well inside `max.poll.interval.ms`."""
         self.consumer = consumer
         self.gap_wait = gap_wait
+        self.broker_timeout = broker_timeout
         self.clock = clock
         self.expected: dict[Position, int] = {}
         self.gaps: dict[Position, Gap] = {}
@@ -131,12 +133,12 @@ class Offsets:
             return
         partitions = [TopicPartition(topic, partition) for topic, partition in positions]
         try:
-            committed = self.consumer.committed(partitions, timeout=COMMITTED_TIMEOUT)
+            committed = self.consumer.committed(partitions, timeout=self.broker_timeout)
             for tp in committed:
                 start = tp.offset
                 if start == OFFSET_INVALID or start < 0:  # nothing committed: the log start
                     start, _ = self.consumer.get_watermark_offsets(
-                        tp, timeout=COMMITTED_TIMEOUT, cached=False
+                        tp, timeout=self.broker_timeout, cached=False
                     )
                 self.expected[(tp.topic, tp.partition)] = start
         except KafkaException as error:

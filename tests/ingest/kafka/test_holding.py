@@ -73,3 +73,22 @@ def test_a_rebalance_during_a_slow_store_waits_for_the_store_to_finish():
     holding.run_polling(store, what="storing", slow_after=0.05, finish_before_rebalance=True)
     holding.close()
     assert seen_in_callback == [True]
+
+
+def test_slow_work_during_a_held_outage_leaves_the_pause_and_the_revocations_to_the_wait():
+    consumer = PollingConsumer()
+    holding = Holding(consumer, should_stop=lambda: False)
+    holding.hold({("users", 0)})
+    holding.pause("database unavailable")
+    release = threading.Event()
+
+    def revoke_then_release():  # a rebalance served while the retried store runs
+        holding.left({("users", 0)})
+        release.set()
+
+    consumer.on_poll = revoke_then_release
+    holding.run_polling(lambda: release.wait(10), what="storing", slow_after=0.05)
+    holding.close()
+    assert holding.paused  # the outage's pause is the outage's to end
+    assert consumer.resumed == 0
+    assert holding.gone & holding.held == {("users", 0)}  # the next wait raises Revoked
