@@ -495,7 +495,13 @@ class ConsumerLoop:
         self.next_maintenance = now + interval
         close_old_connections()  # renews the connection in idle times too
         try:
-            expired = parked_upkeep(self.producer).dead_lettered
+            # Releasing thousands of parked coupons takes seconds: polled beside, like a store.
+            upkeep, _ = self.holding.run_polling(
+                lambda: parked_upkeep(self.producer),
+                what="looking after parked coupons",
+                slow_after=longest_quiet(),
+            )
+            expired = upkeep.dead_lettered
             self.progress.dead_lettered += expired
             self.reporter.count(topic_name("coupons"), dead_lettered=expired)
         except DATABASE_UNAVAILABLE as error:
