@@ -363,8 +363,8 @@ class ConsumerLoop:
             )
         return batch
 
-    def _polling(self, store, what: str):
-        """Prepare or store in the worker thread; past `longest_quiet`, polling meanwhile.
+    def _polling(self, work, what: str):
+        """Prepare, store or release in the worker thread; past `longest_quiet`, polling beside.
 
         A batch that takes long to validate or write (a busy machine or
         database, a slow disk) must not cost the group membership: the member
@@ -372,7 +372,7 @@ class ConsumerLoop:
         writes their records.
         """
         result, _ = self.holding.run_polling(
-            store,
+            work,
             what=what,
             slow_after=longest_quiet(),
             finish_before_rebalance=True,
@@ -495,11 +495,9 @@ class ConsumerLoop:
         self.next_maintenance = now + interval
         close_old_connections()  # renews the connection in idle times too
         try:
-            # Releasing thousands of parked coupons takes seconds: polled beside, like a store.
-            upkeep, _ = self.holding.run_polling(
-                lambda: parked_upkeep(self.producer),
-                what="looking after parked coupons",
-                slow_after=longest_quiet(),
+            # Releasing thousands of parked coupons takes seconds: a write, run like a store.
+            upkeep = self._polling(
+                lambda: parked_upkeep(self.producer), "looking after parked coupons"
             )
             expired = upkeep.dead_lettered
             self.progress.dead_lettered += expired
