@@ -69,7 +69,7 @@ BATCH_DURATION = Histogram(
 )
 OUTBOX_DRAIN_DURATION = Histogram(
     "betreco_outbox_drain_seconds",
-    "Time of one outbox drain run by a consumer (CONSUMER_OUTBOX_DRAINS), by drain.",
+    "Time of one outbox drain run by a consumer (drains registered in ingest.hooks), by drain.",
     ["drain"],
     buckets=SLOW_BUCKETS,
 )

@@ -253,13 +253,6 @@ KAFKA_SASL_PASSWORD = env.str("KAFKA_SASL_PASSWORD", default="")
 # KAFKA_CLIENT_<PROPERTY> (dots as underscores) and KAFKA_CLIENT_CONFIG (JSON).
 KAFKA_CLIENT_PROPERTIES = properties_from_environment(os.environ)
 CONSUMER_BATCH_SIZE = env.int("CONSUMER_BATCH_SIZE", default=5000)
-# Work owed after a consumer's commit, kept durably by its owner: the
-# consumer drains these after its batches (at once when the flow pauses,
-# at least every CONSUMER_DRAIN_INTERVAL seconds while it is high), at
-# start and when idle. Dotted paths, so ingest never imports its readers.
-CONSUMER_OUTBOX_DRAINS = env.list(
-    "CONSUMER_OUTBOX_DRAINS", default=["recommendations.outbox.refresh_pending"]
-)
 # `consume_topic --metrics-port` (or this) serves the consumer's /metrics; 0: none.
 # The host is 127.0.0.1 unless set (a container needs 0.0.0.0 to be scraped).
 CONSUMER_METRICS_PORT = env.int("CONSUMER_METRICS_PORT", default=0)

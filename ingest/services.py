@@ -4,7 +4,7 @@ Every function takes records that passed `ingest.validation` and stores
 them with bulk upserts keyed by id, so storing the same record twice, or
 replaying a whole topic, changes nothing: rows equal to what is stored are
 not written at all, and only changes that matter to others are announced
-(`ingest.signals`: events written, bets changed), with the affected ids.
+(`ingest.hooks`: events written, bets changed), with the affected ids.
 
 A coupon whose user or events are not stored yet is parked (`ingest.parking`)
 and stored by whichever later batch brings what it waits for. Every path
@@ -19,7 +19,7 @@ from django.db import transaction
 
 from ingest import parking
 from ingest.models import Coupon, Event, ParticipantPair, Selection, User
-from ingest.signals import bets_changed, events_written
+from ingest.hooks import bets_changed, events_written
 
 USER_FIELDS = ["birth_year", "country", "currency", "gender", "registration_date"]
 EVENT_FIELDS = ["begin_timestamp", "end_timestamp", "country", "league", "sport", "participants_id"]

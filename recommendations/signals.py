@@ -11,7 +11,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 from django.dispatch import receiver
 
 from ingest.models import Coupon, Event, Selection
-from ingest.signals import bets_changed, events_written
+from ingest.hooks import bets_changed, events_written
 from recommendations.models import RecommendedEvent
 from recommendations.outbox import outbox_add
 

@@ -2,7 +2,7 @@
 
 Work owed after a batch's commit (recommendation refreshes) is written in
 the batch's own transaction by its owner; the consumer only drains it, by
-the dotted paths in `CONSUMER_OUTBOX_DRAINS`, so ingest never imports what
+the drains registered through `ingest.hooks`, so ingest never imports what
 reads its data. Offsets do not wait for a drain: what it owes is already
 durable. While messages flow in full batches, drains are coalesced (one
 every `CONSUMER_DRAIN_INTERVAL` seconds); as soon as the flow pauses, the
@@ -20,17 +20,17 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.utils.module_loading import import_string
 
 from betreco import metrics
 from betreco.stopping import stoppable
+from ingest import hooks
 from ingest.kafka.backoff import DATABASE_UNAVAILABLE, drop_database_connections
 
 logger = logging.getLogger("ingest.kafka.consumer")
 
 
 class OutboxDrains:
-    """Runs the configured drains when due; a failed drain waits for the next turn."""
+    """Runs the registered drains when due; a failed drain waits for the next turn."""
 
     def __init__(
         self,
@@ -44,7 +44,7 @@ class OutboxDrains:
         `should_stop()` turning true asks a running drain to return early.
         """
         if drains is None:
-            drains = [import_string(path) for path in settings.CONSUMER_OUTBOX_DRAINS]
+            drains = hooks.registered_drains()
         self.drains = drains
         self.interval = settings.CONSUMER_DRAIN_INTERVAL if interval is None else interval
         self.last_run = float("-inf")
@@ -85,5 +85,5 @@ class OutboxDrains:
 
 
 def _name(drain: Callable) -> str:
-    """A drain's dotted path, as CONSUMER_OUTBOX_DRAINS names it (the metric's label)."""
+    """A drain's dotted path (the metric's label)."""
     return f"{getattr(drain, '__module__', '?')}.{getattr(drain, '__qualname__', repr(drain))}"

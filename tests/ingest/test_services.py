@@ -16,7 +16,7 @@ from ingest.models import (
     Selection,
     User,
 )
-from ingest.signals import bets_changed, events_written
+from ingest.hooks import bets_changed, events_written
 from tests.records import valid_coupon, valid_event, valid_user
 
 pytestmark = pytest.mark.django_db

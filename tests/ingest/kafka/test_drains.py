@@ -74,3 +74,12 @@ def test_a_drain_is_asked_to_stop_once_the_consumer_is():
     worker.shutdown()
     assert asked == [False, True]
     assert not stop_requested()  # outside a drain, nothing asks
+
+
+def test_a_consumer_runs_the_recommendation_refresh_without_any_setting():
+    """Recommendations registers its drain with ingest's hook; nothing can switch it off."""
+    from ingest.kafka.consumer import ConsumerLoop, ConsumerOptions
+    from recommendations.outbox import refresh_pending
+
+    loop = ConsumerLoop(ConsumerOptions(topics=["users"]))
+    assert refresh_pending in loop.drains.drains
