@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from ingest import parking
-from ingest.models import Coupon, Event, ParticipantPair, Selection, User
 from ingest.hooks import bets_changed, events_written
+from ingest.models import Coupon, Event, ParticipantPair, Selection, User
 
 USER_FIELDS = ["birth_year", "country", "currency", "gender", "registration_date"]
 EVENT_FIELDS = ["begin_timestamp", "end_timestamp", "country", "league", "sport", "participants_id"]

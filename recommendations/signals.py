@@ -10,8 +10,8 @@ someone drains it (`outbox.refresh_pending`), never here.
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
-from ingest.models import Coupon, Event, Selection
 from ingest.hooks import bets_changed, events_written
+from ingest.models import Coupon, Event, Selection
 from recommendations.models import RecommendedEvent
 from recommendations.outbox import outbox_add
 

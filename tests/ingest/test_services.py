@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from ingest import parking, services
+from ingest.hooks import bets_changed, events_written
 from ingest.models import (
     Coupon,
     Event,
@@ -16,7 +17,6 @@ from ingest.models import (
     Selection,
     User,
 )
-from ingest.hooks import bets_changed, events_written
 from tests.records import valid_coupon, valid_event, valid_user
 
 pytestmark = pytest.mark.django_db
