@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
 from betreco import metrics
@@ -45,6 +46,12 @@ class OutboxDrains:
         """
         if drains is None:
             drains = hooks.registered_drains()
+            if not drains:
+                raise ImproperlyConfigured(
+                    "no outbox drain is registered (ingest.hooks.register_drain): this consumer "
+                    "would store records and never refresh what depends on them; is "
+                    "'recommendations' in INSTALLED_APPS?"
+                )
         self.drains = drains
         self.interval = settings.CONSUMER_DRAIN_INTERVAL if interval is None else interval
         self.last_run = float("-inf")

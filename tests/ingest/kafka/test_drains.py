@@ -83,3 +83,14 @@ def test_a_consumer_runs_the_recommendation_refresh_without_any_setting():
 
     loop = ConsumerLoop(ConsumerOptions(topics=["users"]))
     assert refresh_pending in loop.drains.drains
+
+
+def test_a_consumer_refuses_to_start_without_a_drain(monkeypatch):
+    import pytest
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ingest import hooks
+
+    monkeypatch.setattr(hooks, "_drains", [])
+    with pytest.raises(ImproperlyConfigured, match="no outbox drain is registered"):
+        OutboxDrains()
