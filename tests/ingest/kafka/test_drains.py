@@ -3,10 +3,15 @@
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError
 
 from betreco.stopping import stop_requested
+from ingest import hooks
+from ingest.kafka.consumer import ConsumerLoop, ConsumerOptions
 from ingest.kafka.drains import OutboxDrains
+from recommendations.outbox import refresh_pending
 
 
 class Drain:
@@ -78,19 +83,11 @@ def test_a_drain_is_asked_to_stop_once_the_consumer_is():
 
 def test_a_consumer_runs_the_recommendation_refresh_without_any_setting():
     """Recommendations registers its drain with ingest's hook; nothing can switch it off."""
-    from ingest.kafka.consumer import ConsumerLoop, ConsumerOptions
-    from recommendations.outbox import refresh_pending
-
     loop = ConsumerLoop(ConsumerOptions(topics=["users"]))
     assert refresh_pending in loop.drains.drains
 
 
 def test_a_consumer_refuses_to_start_without_a_drain(monkeypatch):
-    import pytest
-    from django.core.exceptions import ImproperlyConfigured
-
-    from ingest import hooks
-
     monkeypatch.setattr(hooks, "_drains", [])
     with pytest.raises(ImproperlyConfigured, match="no outbox drain is registered"):
         OutboxDrains()
