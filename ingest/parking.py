@@ -2,7 +2,7 @@
 
 A coupon whose user or events are not stored yet waits in `ParkedCoupon`
 (with one `MissingReference` per row it lacks) until a later batch brings
-them (`services.release_parked`) or it has waited too long (`expire`).
+them (`ingest/services/release.py`) or it has waited too long (`expire`).
 
 Claims. Consumers of different topics write at the same time, and on
 PostgreSQL (READ COMMITTED) a payload read with a plain SELECT may be

@@ -106,3 +106,15 @@ def test_a_coupon_is_expired_once():
     age_parked(9)
     assert expired_ids() == [9]
     assert expired_ids() == []
+
+
+def test_expiry_removes_only_old_coupons_and_says_what_they_lacked():
+    services.coupons_store(records=[valid_coupon(10, 2, [(5, 1.5)])])  # waits for user 2
+    age_parked(9)
+
+    expired = parking.expire(max_age=timedelta(hours=1))
+
+    assert [parked.coupon_id for parked in expired] == [9]
+    assert {(m.kind, m.ref_id) for m in expired[0].missing.all()} == {("event", 6)}
+    assert list(ParkedCoupon.objects.values_list("coupon_id", flat=True)) == [10]
+    assert set(MissingReference.objects.values_list("parked_id", flat=True)) == {10}

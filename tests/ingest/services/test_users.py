@@ -1,0 +1,28 @@
+"""Storing users: idempotent upserts, announcing nothing."""
+
+import pytest
+
+from ingest import services
+from ingest.models import User
+from tests.records import valid_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_storing_the_same_user_twice_changes_nothing(announced):
+    assert services.users_upsert(records=[valid_user(1)]) == [1]
+    assert services.users_upsert(records=[valid_user(1)]) == []
+    assert announced == []  # nobody depends on users alone
+    assert User.objects.count() == 1
+
+
+def test_a_changed_user_is_updated(announced):
+    services.users_upsert(records=[valid_user(1), valid_user(2)])
+    assert services.users_upsert(records=[valid_user(1, currency="USD"), valid_user(2)]) == [1]
+    assert User.objects.get(pk=1).currency == "USD"
+    assert announced == []
+
+
+def test_last_record_of_an_id_in_a_batch_wins():
+    services.users_upsert(records=[valid_user(1, country="DE"), valid_user(1, country="FR")])
+    assert User.objects.get(pk=1).country == "FR"
