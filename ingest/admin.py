@@ -1,19 +1,24 @@
 """Django admin for the ingested records.
 
 Records normally arrive through Kafka, but the admin is a full editor: an
-operator can fix a user, move an event or add a selection by hand. Lists
-show the columns people search by, link to related records, and fetch
-those relations in the same query (`list_select_related`, annotations) so a
-page of 100 rows stays a handful of queries.
+operator can fix a user, move an event or add a selection by hand. Its
+saves and deletes of users, events, coupons and selections go through
+`ingest.services`, as the consumers' and the data API's writes do, so
+each announces what it changed (`ingest.hooks`). Lists show the columns
+people search by, link to related records, and fetch those relations in
+the same query (`list_select_related`, annotations) so a page of 100 rows
+stays a handful of queries.
 """
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from ingest import services
 from ingest.ids import new_id
 from ingest.kafka import replay
 from ingest.models import (
@@ -26,6 +31,7 @@ from ingest.models import (
     Selection,
     User,
 )
+from ingest.services.users import USER_FIELDS
 
 
 def _change_link(obj, label=None):
@@ -43,6 +49,30 @@ def _changelist_link(model, label, **query):
     url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
     params = "&".join(f"{key}={value}" for key, value in query.items())
     return format_html('<a href="{}?{}">{}</a>', url, params, label)
+
+
+class WritesThroughServices:
+    """Saves and deletes through `ingest.services`: `store(obj)` and `delete(ids)` say which.
+
+    The model form validates as usual; what it produced is then stored by
+    the same function a consumer or the data API would call, never by
+    `obj.save()` or `queryset.delete()`.
+    """
+
+    def store(self, obj) -> None:
+        raise NotImplementedError
+
+    def delete(self, ids: list[int]) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        self.store(obj)
+
+    def delete_model(self, request, obj):
+        self.delete([obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        self.delete(list(queryset.values_list("pk", flat=True)))
 
 
 class SourceIdAdmin(admin.ModelAdmin):
@@ -67,7 +97,7 @@ class SourceIdAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(SourceIdAdmin):
+class UserAdmin(WritesThroughServices, SourceIdAdmin):
     list_display = [
         "id",
         "birth_year",
@@ -88,6 +118,13 @@ class UserAdmin(SourceIdAdmin):
     @admin.display(description="coupons", ordering="coupon_count")
     def coupons_link(self, user):
         return _changelist_link(Coupon, user.coupon_count, user__id__exact=user.pk)
+
+    def store(self, user):
+        record = {"id": user.pk, **{name: getattr(user, name) for name in USER_FIELDS}}
+        services.users_upsert(records=[record])
+
+    def delete(self, ids):
+        services.users_delete(user_ids=ids)
 
 
 @admin.register(ParticipantPair)
@@ -121,7 +158,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(SourceIdAdmin):
+class EventAdmin(WritesThroughServices, SourceIdAdmin):
     list_display = [
         "id",
         "sport",
@@ -151,6 +188,14 @@ class EventAdmin(SourceIdAdmin):
     def selections_count(self, event):
         return _changelist_link(Selection, event.selection_count, event__id__exact=event.pk)
 
+    def store(self, event):
+        fields = ["id", "begin_timestamp", "end_timestamp", "country", "league", "sport"]
+        record = {name: getattr(event, name) for name in fields}
+        services.events_upsert(records=[record | {"participants": event.participants.names}])
+
+    def delete(self, ids):
+        services.events_delete(event_ids=ids)
+
 
 class SelectionInline(admin.TabularInline):
     model = Selection
@@ -168,7 +213,9 @@ class SelectionInline(admin.TabularInline):
 
 
 @admin.register(Coupon)
-class CouponAdmin(SourceIdAdmin):
+class CouponAdmin(WritesThroughServices, SourceIdAdmin):
+    """A coupon and its selections (inline) are stored together, as one record (`save_related`)."""
+
     list_display = ["id", "user_link", "stake", "timestamp", "selections_count"]
     list_filter = ["user__currency", "user__country", "selections__event__sport_key"]
     search_fields = ["=id", "=user__id"]
@@ -193,9 +240,32 @@ class CouponAdmin(SourceIdAdmin):
     def selections_count(self, coupon):
         return coupon.selection_count
 
+    def save_model(self, request, obj, form, change):
+        """Nothing yet: `save_related` stores the coupon with its selections."""
+
+    def save_related(self, request, form, formsets, change):
+        """Store the coupon as the form and its selection rows now read, in one service call."""
+        (selection_rows,) = (formset for formset in formsets if formset.model is Selection)
+        selection_rows.save(commit=False)  # what changed, for the admin's history; no write
+        deleted = {selection.pk for selection in selection_rows.deleted_objects}
+        kept = [row.instance for row in selection_rows.initial_forms]
+        selections = [s for s in kept if s.pk not in deleted] + selection_rows.new_objects
+        coupon = form.instance
+        record = {
+            "id": coupon.pk,
+            "user_id": coupon.user_id,
+            "stake": coupon.stake,
+            "timestamp": coupon.timestamp,
+            "selections": [{"event_id": s.event_id, "odds": s.odds} for s in selections],
+        }
+        services.coupon_put(record=record)
+
+    def delete(self, ids):
+        services.coupons_delete(coupon_ids=ids)
+
 
 @admin.register(Selection)
-class SelectionAdmin(admin.ModelAdmin):
+class SelectionAdmin(WritesThroughServices, admin.ModelAdmin):
     list_display = ["id", "coupon_link", "event_link", "sport", "odds"]
     list_filter = ["event__sport_key", "event__league", "event__country"]
     search_fields = ["=coupon__id", "=event__id", "event__league"]
@@ -214,6 +284,26 @@ class SelectionAdmin(admin.ModelAdmin):
     @admin.display(description="sport", ordering="event__sport_key")
     def sport(self, selection):
         return selection.event.sport
+
+    def response_change(self, request, obj):
+        """Save and continue opens the selection's page: a new row if it moved to another event."""
+        response = super().response_change(request, obj)
+        if "_continue" in request.POST:
+            context = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+            page = reverse("admin:ingest_selection_change", args=[obj.pk])
+            response["Location"] = add_preserved_filters(context, page)
+        return response
+
+    def store(self, selection):
+        selection.pk = services.selection_put(
+            selection_id=selection.pk,
+            coupon_id=selection.coupon_id,
+            event_id=selection.event_id,
+            odds=selection.odds,
+        )
+
+    def delete(self, ids):
+        services.selections_delete(selection_ids=ids)
 
 
 class MissingReferenceInline(admin.TabularInline):

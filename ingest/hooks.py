@@ -1,14 +1,20 @@
 """The two hooks ingest offers the apps that read its data; nothing else crosses.
 
-1. **What changed.** The services send, inside the transaction that wrote
-   the change, with the affected ids worked out (`bulk_create` sends no
-   `post_save`):
+1. **What changed.** Every write of users, events, coupons and selections
+   goes through `ingest.services` (the consumers, the data API, the
+   admin), which send these inside the transaction that wrote the change,
+   with the affected ids worked out (Django's model signals are no
+   substitute: bulk writes send none, and a receiver of one would have to
+   guess what changed):
 
-   - `events_written(event_ids=[...])`: events stored new or changed (their
-     sport or times may differ);
+   - `events_written(event_ids=[...], deleted=False)`: events stored new or
+     changed (their sport or times may differ); with `deleted=True`, events
+     about to be deleted, sent before the delete so that a receiver can
+     still read what refers to them;
    - `bets_changed(user_ids=[...], event_ids=[...])`: the users whose bets
-     changed (the owners of coupons written, and the previous owner of a
-     coupon moved to another user) and the events whose selections changed.
+     changed (the owners of coupons written or deleted, and the previous
+     owner of a coupon moved to another user) and the events whose
+     selections changed (added, changed, removed or moved away).
 
    Users on their own send nothing: nobody depends on them. Receivers only
    record what they owe, in the same transaction, and do the work later.

@@ -7,7 +7,9 @@ class RecommendationsConfig(AppConfig):
     def ready(self):
         """Recommendations' one link to ingest: its two hooks (ingest/hooks.py)."""
         from ingest import hooks
-        from recommendations import signals  # noqa: F401  (connects what-changed receivers)
+        from recommendations import signals
         from recommendations.outbox import refresh_pending
 
+        hooks.events_written.connect(signals.events_stored)
+        hooks.bets_changed.connect(signals.bets_stored)
         hooks.register_drain(refresh_pending)

@@ -120,6 +120,50 @@ def coupons_write(records: list[dict]) -> list[int]:
     return changed_ids
 
 
+def stored_coupons(coupon_ids: Iterable[int]) -> dict[int, dict]:
+    """Stored coupons as records, the shape `coupons_write` takes, by id (for changes by hand)."""
+    coupon_ids = list(coupon_ids)
+    coupons = {
+        pk: {"id": pk, "user_id": user_id, "stake": stake, "timestamp": timestamp, "selections": []}
+        for pk, user_id, stake, timestamp in Coupon.objects.filter(pk__in=coupon_ids).values_list(
+            "pk", "user_id", "stake", "timestamp"
+        )
+    }
+    for coupon_id, event_id, odds in (
+        Selection.objects.filter(coupon_id__in=coupon_ids)
+        .order_by("coupon_id", "id")
+        .values_list("coupon_id", "event_id", "odds")
+    ):
+        coupons[coupon_id]["selections"].append({"event_id": event_id, "odds": odds})
+    return coupons
+
+
+def coupons_replace(records: Iterable[dict]) -> list[int]:
+    """Store stored coupons as they now read (a change by hand, the newest version of each).
+
+    Their user and events exist (they are stored, or were just checked);
+    a parked older version of one is claimed and dropped, as `coupon_put` does.
+    """
+    records = list(records)
+    claimed = parking.claim(r["id"] for r in records)
+    changed = coupons_write(records)
+    parking.unpark(claimed)
+    return changed
+
+
+@transaction.atomic
+def coupons_delete(*, coupon_ids: Iterable[int]) -> None:
+    """Delete coupons with their selections.
+
+    Each is first stored without its selections (`coupons_write` then says
+    whose bets that changes: its owner's, and its events' popularity), then
+    its row goes.
+    """
+    coupons = stored_coupons(coupon_ids)
+    coupons_replace({**coupon, "selections": []} for coupon in coupons.values())
+    Coupon.objects.filter(pk__in=list(coupons)).delete()
+
+
 class MissingReferences(Exception):
     """A coupon whose user or events are not stored, refused rather than parked."""
 

@@ -1,11 +1,12 @@
-"""Storing events and the participant pairs they share."""
+"""Storing events and the participant pairs they share; deleting events."""
 
 from collections.abc import Iterable
 
 from django.db import transaction
 
 from ingest.hooks import events_written
-from ingest.models import Event, ParticipantPair
+from ingest.models import Event, ParticipantPair, Selection
+from ingest.services.selections import selections_remove
 from ingest.services.upserts import last_per_id, upsert
 
 EVENT_FIELDS = ["begin_timestamp", "end_timestamp", "country", "league", "sport", "participants_id"]
@@ -44,3 +45,17 @@ def events_upsert(*, records: Iterable[dict]) -> list[int]:
     if written:
         events_written.send(sender=Event, event_ids=written)
     return written
+
+
+@transaction.atomic
+def events_delete(*, event_ids: Iterable[int]) -> None:
+    """Delete events with the selections on them.
+
+    The coupons that held them are stored without them first (so their
+    owners' bets are announced as changed), and the events are announced
+    as deleted before they go, while what lists them can still be read.
+    """
+    event_ids = sorted(set(event_ids))
+    selections_remove(Selection.objects.filter(event_id__in=event_ids))
+    events_written.send(sender=Event, event_ids=event_ids, deleted=True)
+    Event.objects.filter(pk__in=event_ids).delete()

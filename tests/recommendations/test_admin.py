@@ -2,8 +2,10 @@
 
 import pytest
 
+from ingest import services as ingest_services
 from recommendations.models import PendingRefresh, RebuildRequest, Recommendation
 from recommendations.rebuild import rebuild_all, rebuild_request
+from tests.recommendations.records import coupon_record
 
 pytestmark = pytest.mark.django_db
 
@@ -39,9 +41,10 @@ def test_the_recommendation_admin_lists_and_shows_answers(staff_client, user, ma
 
 @pytest.mark.parametrize("model", ["pendingrefresh", "rebuildrequest"])
 def test_owed_refreshes_and_rebuild_requests_cannot_be_deleted_in_the_admin(
-    staff_client, user, make_event, bet, model
+    staff_client, user, make_event, model
 ):
-    bet(user, make_event("Tennis"))  # owes a refresh of the user's answer
+    # A bet stored as every write is: it owes a refresh of the user's answer.
+    ingest_services.coupon_put(record=coupon_record(user.pk, [make_event("Tennis").pk]))
     rebuild_request()
     rows = {"pendingrefresh": PendingRefresh, "rebuildrequest": RebuildRequest}[model].objects
     before = list(rows.values_list("pk", flat=True))

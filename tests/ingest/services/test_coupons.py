@@ -80,3 +80,18 @@ def test_parked_coupon_sent_again_once_references_exist_leaves_the_parking():
     assert services.coupons_store(records=[valid_coupon(9, 1, [(5, 1.5)])]).coupons == [9]
     assert not ParkedCoupon.objects.exists()
     assert not MissingReference.objects.exists()
+
+
+def test_a_deleted_coupon_announces_its_owner_and_its_events(announced):
+    services.store_batch(
+        users=[valid_user(1)],
+        events=[valid_event(5), valid_event(6)],
+        coupons=[valid_coupon(9, 1, [(5, 1.5), (6, 2.0)]), valid_coupon(10, 1, [(5, 1.5)])],
+    )
+    announced.clear()
+
+    services.coupons_delete(coupon_ids=[9])
+
+    assert list(Coupon.objects.values_list("pk", flat=True)) == [10]
+    assert not Selection.objects.filter(coupon_id=9).exists()
+    assert announced == [("bets_changed", [1], [5, 6])]
