@@ -90,8 +90,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # A write request drains the refresh outbox after its commit (docs/recommendations.md).
-    "recommendations.middleware.RefreshAfterWriteMiddleware",
 ]
 
 ROOT_URLCONF = "betreco.producer_urls" if BETRECO_ROLE == "producer" else "betreco.urls"

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ingest import services
+from ingest import hooks, services
 from ingest.ids import new_id
 from ingest.kafka import replay
 from ingest.models import (
@@ -56,7 +56,9 @@ class WritesThroughServices:
 
     The model form validates as usual; what it produced is then stored by
     the same function a consumer or the data API would call, never by
-    `obj.save()` or `queryset.delete()`.
+    `obj.save()` or `queryset.delete()`, and the drains are woken once the
+    admin's transaction commits (`hooks.drain_after_commit`), as after a
+    data API write.
     """
 
     def store(self, obj) -> None:
@@ -67,12 +69,15 @@ class WritesThroughServices:
 
     def save_model(self, request, obj, form, change):
         self.store(obj)
+        hooks.drain_after_commit()
 
     def delete_model(self, request, obj):
         self.delete([obj.pk])
+        hooks.drain_after_commit()
 
     def delete_queryset(self, request, queryset):
         self.delete(list(queryset.values_list("pk", flat=True)))
+        hooks.drain_after_commit()
 
 
 class SourceIdAdmin(admin.ModelAdmin):
@@ -259,6 +264,7 @@ class CouponAdmin(WritesThroughServices, SourceIdAdmin):
             "selections": [{"event_id": s.event_id, "odds": s.odds} for s in selections],
         }
         services.coupon_put(record=record)
+        hooks.drain_after_commit()
 
     def delete(self, ids):
         services.coupons_delete(coupon_ids=ids)

@@ -1,4 +1,9 @@
-"""The data API: thin views that validate, call one service or selector, serialize."""
+"""The data API: thin views that validate, call one service or selector, serialize.
+
+A write view, after its service call, asks for the drains to run once its
+transaction commits (`hooks.drain_after_commit`): what the write owes the
+recommendations is settled beside the server, not in the request.
+"""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -7,7 +12,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import selectors, services
+from ingest import hooks, selectors, services
 from ingest.filters import CouponFilter, EventFilter, FilterSetSchema, UserFilter
 from ingest.health import readiness
 from ingest.models import Event, User
@@ -36,6 +41,7 @@ class UserListCreateApi(ListAPIView):
         record = _validated(UserInput, request.data)
         code = _created_or_updated(User, record["id"])
         services.users_upsert(records=[record])
+        hooks.drain_after_commit()
         return Response(UserOutput(selectors.user_get(user_id=record["id"])).data, status=code)
 
 
@@ -58,6 +64,7 @@ class EventListCreateApi(ListAPIView):
         record = _validated(EventInput, request.data)
         code = _created_or_updated(Event, record["id"])
         services.events_upsert(records=[record])
+        hooks.drain_after_commit()
         return Response(EventOutput(selectors.event_get(event_id=record["id"])).data, status=code)
 
 
@@ -86,6 +93,7 @@ class CouponListCreateApi(ListAPIView):
             created = services.coupon_put(record=record)
         except services.MissingReferences as refused:
             raise serializers.ValidationError(refused.errors) from None
+        hooks.drain_after_commit()
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(
             CouponOutput(selectors.coupon_get(coupon_id=record["id"])).data, status=code

@@ -19,29 +19,58 @@
    Users on their own send nothing: nobody depends on them. Receivers only
    record what they owe, in the same transaction, and do the work later.
 
-2. **What to drain.** `register_drain(drain)`: a consumer runs every
-   registered drain after its commits, at start and when idle
-   (`ingest/kafka/drains.py`, docs/consumers.md), so work a receiver owed
-   is done without ingest importing its reader.
+2. **What to drain.** `register_drain(drain, wake=...)`: a consumer runs
+   every registered drain after its commits, at start and when idle
+   (`ingest/kafka/drains.py`, docs/consumers.md); a server's write request
+   (the data API's write views, the admin's saves and deletes) calls
+   `drain_after_commit()`, which calls every registered `wake` once the
+   request's transaction commits, so the drain runs beside the server
+   (docs/recommendations.md) and the request does not wait for it. Work a
+   receiver owed is done without ingest importing its reader.
 
 An app registers both in its `AppConfig.ready()` (`recommendations/apps.py`).
 """
 
 from collections.abc import Callable
 
+from django.db import transaction
 from django.dispatch import Signal
+
+from betreco.crashpoints import crash_point
 
 events_written = Signal()
 bets_changed = Signal()
 
 _drains: list[Callable[[], object]] = []
+_wakes: list[Callable[[], object]] = []
 
 
-def register_drain(drain: Callable[[], object]) -> None:
-    """Adds `drain` to what consumers run after their commits (once, however often called)."""
+def register_drain(drain: Callable[[], object], *, wake: Callable[[], object]) -> None:
+    """Adds `drain` to what consumers run after their commits, and `wake` to what a server
+    calls after a write request commits (each once, however often called).
+
+    `wake` must return at once, having started `drain` elsewhere (a thread of the server).
+    """
     if drain not in _drains:
         _drains.append(drain)
+    if wake not in _wakes:
+        _wakes.append(wake)
 
 
 def registered_drains() -> list[Callable[[], object]]:
     return list(_drains)
+
+
+def drain_after_commit() -> None:
+    """Once the caller's transaction commits (at once outside one), wake the registered drains.
+
+    For a server's writes: the data API's write views and the admin call it
+    after their service calls. A consumer runs its drains itself.
+    """
+    transaction.on_commit(_wake_drains)
+
+
+def _wake_drains() -> None:
+    crash_point("write-committed")  # the fault tests' server dies between its commit and the wake
+    for wake in _wakes:
+        wake()

@@ -1,6 +1,8 @@
 """A thread per server that drains the outbox after write requests (docs/recommendations.md).
 
-A write request only wakes it, after its commit, and answers at once: a
+A write request only wakes it, after its commit, and answers at once
+(`ingest.hooks.drain_after_commit` calls `wake_drainer`, registered in
+`recommendations/apps.py`): a
 refresh can take long (a new event at the top of a popular sport reaches
 thousands of users), and a burst of writes is settled by one drain. The
 writer still reads its own bets at once: the read path computes the
@@ -73,3 +75,8 @@ class Drainer:
 
 
 drainer = Drainer()
+
+
+def wake_drainer() -> None:
+    """Wake this process's drainer: what a server's write request asks for after its commit."""
+    drainer.wake()

@@ -2,7 +2,7 @@
 
     ingest write ──same transaction──▶ PendingRefresh rows
                                             │
-        refresh_pending() ◀─────────────────┘  (consumer after a batch, API after a write)
+        refresh_pending() ◀─────────────────┘  (consumer after a batch, server after a write)
           one transaction: read every pending row, rebuild the users they
           affect, write answers and snapshot, delete the rows it handled
 
@@ -12,7 +12,6 @@ for good. Drains coalesce: everything pending is handled in one go, so a
 burst of writes costs one refresh.
 """
 
-import contextvars
 import logging
 import time
 from dataclasses import dataclass, field
@@ -42,9 +41,6 @@ Scope = PendingRefresh.Scope
 # Plans made outside the write lock before one is made under it (when drains keep overtaking).
 PLAN_ATTEMPTS = 3
 
-# Set when this request or task added rows, so a write request drains before it answers.
-enqueued = contextvars.ContextVar("betreco_refresh_enqueued", default=False)
-
 
 def outbox_add(*, users=(), events=(), popular=()) -> None:
     """Record what a change owes, in the caller's transaction (one INSERT for all of it)."""
@@ -56,7 +52,6 @@ def outbox_add(*, users=(), events=(), popular=()) -> None:
     ]
     if rows:
         execute_many(insert_sql(PendingRefresh, ["scope", "ref_id", "created_at"]), rows)
-        enqueued.set(True)
 
 
 @dataclass(frozen=True)

@@ -250,3 +250,11 @@ def test_kafka_client_variables_are_read_into_settings(tmp_path):
             "ssl.endpoint.identification.algorithm": "none",
         },
     }
+
+
+@pytest.mark.parametrize("role", ["api", "producer"])
+def test_no_role_runs_a_middleware_of_the_apps(tmp_path, role):
+    """The link to recommendations is in the code that writes (ingest.hooks), not in settings."""
+    middleware = production_settings(tmp_path, "MIDDLEWARE", BETRECO_ROLE=role)["MIDDLEWARE"]
+    apps = {"ingest", "recommendations", "status"}
+    assert [name for name in middleware if name.split(".")[0] in apps] == []
