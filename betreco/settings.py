@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from ingest.kafka.client_config import properties_from_environment
+from betreco.kafka_environment import properties_from_environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -239,7 +239,8 @@ KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", default=6000)
 KAFKA_MAX_POLL_INTERVAL_MS = env.int("KAFKA_MAX_POLL_INTERVAL_MS", default=300_000)
 KAFKA_PRODUCE_TIMEOUT = env.float("KAFKA_PRODUCE_TIMEOUT", default=5.0)
 # Production Kafka: TLS and SASL for every client, and any other librdkafka
-# property from the environment (ingest.kafka.client_config merges them).
+# property from the environment (read by betreco.kafka_environment, merged
+# into every client's configuration by ingest.kafka.client_config).
 KAFKA_SECURITY_PROTOCOL = env.str("KAFKA_SECURITY_PROTOCOL", default="")
 KAFKA_SSL_CA_LOCATION = env.str("KAFKA_SSL_CA_LOCATION", default="")
 KAFKA_SSL_CERTIFICATE_LOCATION = env.str("KAFKA_SSL_CERTIFICATE_LOCATION", default="")

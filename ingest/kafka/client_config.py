@@ -7,7 +7,7 @@ winning:
 
 1. pass-through properties from the environment (`KAFKA_CLIENT_CONFIG`, a
    JSON object, then every `KAFKA_CLIENT_<PROPERTY>` variable), collected
-   in `settings.KAFKA_CLIENT_PROPERTIES`;
+   in `settings.KAFKA_CLIENT_PROPERTIES` (`betreco/kafka_environment.py`);
 2. the named settings (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SSL_*`, `KAFKA_SASL_*`);
 3. the bootstrap servers;
 4. the client's own properties (`group.id`, `acks`, ...): what the service's
@@ -16,7 +16,6 @@ winning:
 Configurations may hold secrets: log them only through `redacted`.
 """
 
-import json
 import logging
 from collections.abc import Mapping
 
@@ -40,40 +39,8 @@ NAMED_SETTINGS = {
     "KAFKA_SASL_PASSWORD": "sasl.password",
 }
 
-PASS_THROUGH_PREFIX = "KAFKA_CLIENT_"
-PASS_THROUGH_JSON = "KAFKA_CLIENT_CONFIG"
 SECRET_MARKERS = ("password", "secret", "key")
 MASK = "*****"
-
-
-def properties_from_environment(environ: Mapping[str, str]) -> dict:
-    """librdkafka properties given as `KAFKA_CLIENT_CONFIG` (JSON) and `KAFKA_CLIENT_<PROPERTY>`.
-
-    `KAFKA_CLIENT_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM=none` gives
-    `ssl.endpoint.identification.algorithm`: underscores become dots, so a
-    property whose name holds an underscore goes in the JSON variable
-    instead. A variable wins over the same property in the JSON.
-    """
-    properties = {}
-    raw = environ.get(PASS_THROUGH_JSON, "").strip()
-    if raw:
-        try:
-            properties = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise ImproperlyConfigured(
-                f"{PASS_THROUGH_JSON} must be a JSON object of librdkafka properties: {error}"
-            ) from error
-        if not isinstance(properties, dict):
-            raise ImproperlyConfigured(
-                f"{PASS_THROUGH_JSON} must be a JSON object of librdkafka properties, "
-                f'e.g. {{"client.rack": "eu-1a"}}, not {type(properties).__name__}.'
-            )
-    for name, value in sorted(environ.items()):
-        if name.startswith(PASS_THROUGH_PREFIX) and name != PASS_THROUGH_JSON:
-            prop = name.removeprefix(PASS_THROUGH_PREFIX).lower().replace("_", ".")
-            if prop:
-                properties[prop] = value
-    return properties
 
 
 def client_config(

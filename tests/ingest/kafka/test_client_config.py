@@ -13,7 +13,6 @@ from ingest.kafka.client_config import (
     MASK,
     NAMED_SETTINGS,
     client_config,
-    properties_from_environment,
     redacted,
 )
 from ingest.kafka.consumer import ConsumerOptions, consumer_config
@@ -102,36 +101,6 @@ def test_librdkafka_accepts_the_sasl_configuration(kafka_settings, mechanism):
     config = client_config(bootstrap_servers=f"127.0.0.1:{free_port()}")
     Producer(config).flush(0)  # raises KafkaException for a property it does not know
     Consumer({**config, "group.id": "g"}).close()
-
-
-def test_pass_through_variables_become_dotted_lower_case_properties():
-    environ = {
-        "KAFKA_CLIENT_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM": "none",
-        "KAFKA_CLIENT_CLIENT_RACK": "eu-1a",
-        "KAFKA_BOOTSTRAP_SERVERS": "not-a-client-property:9092",
-        "OTHER": "x",
-    }
-    assert properties_from_environment(environ) == {
-        "ssl.endpoint.identification.algorithm": "none",
-        "client.rack": "eu-1a",
-    }
-
-
-def test_json_gives_properties_whose_names_hold_underscores_and_variables_win():
-    environ = {
-        "KAFKA_CLIENT_CONFIG": '{"sasl.oauthbearer.client.id": "svc", "client.rack": "json"}',
-        "KAFKA_CLIENT_CLIENT_RACK": "variable",
-    }
-    assert properties_from_environment(environ) == {
-        "sasl.oauthbearer.client.id": "svc",
-        "client.rack": "variable",
-    }
-
-
-@pytest.mark.parametrize("raw", ["{not json", '["client.rack", "x"]'])
-def test_bad_json_names_the_variable(raw):
-    with pytest.raises(ImproperlyConfigured, match="KAFKA_CLIENT_CONFIG must be a JSON object"):
-        properties_from_environment({"KAFKA_CLIENT_CONFIG": raw})
 
 
 def test_named_settings_win_over_pass_through_and_the_client_over_both(kafka_settings):
