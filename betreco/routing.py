@@ -3,7 +3,7 @@
 from django.http import JsonResponse
 from django.urls import path, register_converter
 
-MAX_ID = 2**63 - 1
+from ingest.ids import MAX_ID
 
 
 class RecordIdConverter:

@@ -14,9 +14,10 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ingest.ids import MAX_ID
 from ingest.models import Coupon, Event, Gender, User
 from ingest.sports import sport_key
-from ingest.validation import MAX_ID, normalize_country, normalize_currency
+from ingest.validation import normalize_country, normalize_currency
 
 ORDERING = "Sort by these fields, comma-separated; `-` before one sorts it descending."
 

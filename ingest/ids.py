@@ -7,8 +7,9 @@ leases a block of consecutive ids from it in one short transaction and hands
 them out from memory. A block is never leased twice, so a process that dies
 only leaves a gap.
 
-The id space (docs/records.md, "Assigned ids"):
+The id space (docs/records.md, "Assigned ids"), every bound of it here:
 
+- any record id is 0 to 2**63 - 1 (`MAX_ID`), whoever chose it;
 - below 2**40: the source systems' own ids (the seed's are five digits);
 - [2**40, 2**52): leased ids, from the counter;
 - [2**52, 2**53): ids the consumers derive from a message's place when a
@@ -37,6 +38,7 @@ from ingest.models import Coupon, DerivedIdRange, Event, IdCounter, ParkedCoupon
 
 logger = logging.getLogger(__name__)
 
+MAX_ID = 2**63 - 1  # any record id: the sources' are 64-bit integers, 0 and up
 FIRST_LEASED_ID = 2**40
 FIRST_DERIVED_ID = 2**52  # leased ids stay below it
 MAX_ASSIGNED_ID = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER

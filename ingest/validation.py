@@ -17,11 +17,10 @@ import pycountry
 from django.utils import timezone
 from rest_framework import serializers
 
-from ingest.ids import new_id
+from ingest.ids import MAX_ID, new_id
 from ingest.models import Gender
 from ingest.sports import SPORT_MAX_LENGTH
 
-MAX_ID = 2**63 - 1
 MIN_BIRTH_YEAR = 1900
 ADULT_AGE = 18
 # Common non-ISO country codes that sources send anyway.

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from ingest.ids import FIRST_LEASED_ID, MAX_ASSIGNED_ID
-from ingest.validation import MAX_ID, InvalidRecord, validate_record
+from ingest.ids import FIRST_LEASED_ID, MAX_ASSIGNED_ID, MAX_ID
+from ingest.validation import InvalidRecord, validate_record
 from tests.records import coupon, event, user, without
 
 # A record without an id gets one leased from the database's id counter.
