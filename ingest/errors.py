@@ -11,6 +11,18 @@ from ingest.ids import IdUnavailable
 
 logger = logging.getLogger(__name__)
 
+# How long a client told 503 should wait before it tries again (the database, the broker).
+RETRY_AFTER_SECONDS = 5
+
+
+def unavailable(detail: str) -> Response:
+    """A 503 saying what is unavailable, with the one Retry-After every 503 here carries."""
+    return Response(
+        {"detail": detail},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
 
 def exception_handler(exc, context):
     """DRF's handler, plus a 503 instead of a 500 when the database is unreachable.
@@ -24,9 +36,5 @@ def exception_handler(exc, context):
         detail = "The database is unavailable; try again shortly."
         if isinstance(exc, IdUnavailable):
             detail = f"{exc} Try again shortly, or send the record with its own id."
-        return Response(
-            {"detail": detail},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "5"},
-        )
+        return unavailable(detail)
     return response

@@ -15,10 +15,9 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ingest.errors import unavailable
 from ingest.kafka.producer import BrokerUnavailable, publish_records
 from ingest.validation import INPUT_SERIALIZERS, InvalidRecord, validate_records
-
-RETRY_AFTER_SECONDS = 5
 
 
 class ReceiptOutput(serializers.Serializer):
@@ -60,11 +59,7 @@ class ProduceApi(APIView):
         try:
             receipts = publish_records(self.kind, records)
         except BrokerUnavailable as error:
-            return Response(
-                {"detail": str(error)},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
+            return unavailable(str(error))
         output = ReceiptOutput(receipts[0] if single else receipts, many=not single)
         return Response(output.data, status=status.HTTP_202_ACCEPTED)
 
