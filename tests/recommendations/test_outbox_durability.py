@@ -16,6 +16,7 @@ import pytest
 from django.utils import timezone
 
 from ingest import services as ingest_services
+from ingest.kafka.topics import RECORD_KINDS
 from recommendations.models import PendingRefresh, Recommendation
 from recommendations.outbox import refresh_pending
 from recommendations.rebuild import rebuild_request
@@ -24,7 +25,6 @@ from tests.recommendations.conftest import from_scratch, stored_answers
 from tests.recommendations.records import coupon_record, event_record, user_record
 from tests.records import coupon, event, user
 
-TOPICS = ("users", "events", "coupons")
 FAN = 1
 
 
@@ -35,7 +35,7 @@ def _a_football_fan(pipeline) -> list[dict]:
     golf = [event(pk, "Golf") for pk in range(200, 212)]
     pipeline.produce("events", golf)
     pipeline.produce("coupons", [coupon(500, FAN, [100]), coupon(501, 2, [200, 201])])
-    pipeline.consume(*TOPICS)
+    pipeline.consume(*RECORD_KINDS)
     assert Recommendation.objects.get(pk=FAN).sport == "Football"
     return golf
 
@@ -58,11 +58,11 @@ def test_a_consumer_killed_at_any_step_leaves_every_answer_fresh_after_a_restart
     _a_football_fan(pipeline)
     pipeline.produce("coupons", _ten_golf_bets())
 
-    killed = pipeline.start_consumer(*TOPICS, env={"BETRECO_CRASH_AT": point})
+    killed = pipeline.start_consumer(*RECORD_KINDS, env={"BETRECO_CRASH_AT": point})
     assert killed.wait() == -signal.SIGKILL, killed.log
     assert f"crash point '{point}'" in killed.log
 
-    pipeline.consume(*TOPICS)
+    pipeline.consume(*RECORD_KINDS)
     assert not PendingRefresh.objects.exists()
     assert Recommendation.objects.get(pk=FAN).reason == "10 of your 11 selections are Golf."
     assert stored_answers() == from_scratch()
@@ -74,13 +74,14 @@ def test_a_rebuild_cut_short_by_a_crash_is_finished_by_the_next_consumer(pipelin
     Recommendation.objects.all().delete()  # answers lost: only a full rebuild brings them back
     requested = rebuild_request()
     env = {"RECOMMENDATION_REBUILD_LEASE_SECONDS": "1"}
+    crash = {**env, "BETRECO_CRASH_AT": "rebuild-chunk"}
 
-    killed = pipeline.start_consumer(*TOPICS, env={**env, "BETRECO_CRASH_AT": "rebuild-chunk"})
+    killed = pipeline.start_consumer(*RECORD_KINDS, env=crash)
     assert killed.wait() == -signal.SIGKILL, killed.log
     requested.refresh_from_db()
     assert requested.finished_at is None
 
-    pipeline.consume(*TOPICS, env=env)
+    pipeline.consume(*RECORD_KINDS, env=env)
     requested.refresh_from_db()
     assert requested.finished_at is not None
     assert requested.users_done == requested.users_total == 2
@@ -188,9 +189,9 @@ def test_sigterm_during_a_long_rebuild_exits_0_within_30_s_and_the_next_consumer
     slow = {"RECOMMENDATION_REBUILD_CHUNK_SIZE": "1"}
     if taken_over == "at-start":  # the drain a consumer runs before it subscribes
         requested = rebuild_request()
-        consumer = pipeline.start_consumer(*TOPICS, env=slow)
+        consumer = pipeline.start_consumer(*RECORD_KINDS, env=slow)
     else:  # a drain between batches, in the consumer's worker thread, partitions paused
-        consumer = pipeline.start_consumer(*TOPICS, env=slow)
+        consumer = pipeline.start_consumer(*RECORD_KINDS, env=slow)
         wait_until(lambda: "consuming" in consumer.log, timeout=60, what="the consumer to start")
         requested = rebuild_request()
 
@@ -207,7 +208,7 @@ def test_sigterm_during_a_long_rebuild_exits_0_within_30_s_and_the_next_consumer
     assert requested.users_done < requested.users_total == BIG
     assert requested.lease_until is None  # ...and free for the next drain at once
 
-    pipeline.consume(*TOPICS)
+    pipeline.consume(*RECORD_KINDS)
     requested.refresh_from_db()
     assert requested.finished_at is not None
     assert requested.users_done == requested.users_total == BIG

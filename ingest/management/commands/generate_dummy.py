@@ -15,6 +15,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ingest.kafka.topics import RECORD_KINDS
+
 SEED_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 
 # sport -> (typical duration in hours, [(league, country, [participants])]).
@@ -224,7 +226,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=None, help="Random seed, to repeat a run.")
 
     def handle(self, *args, **options):
-        for kind in ("users", "events", "coupons"):
+        for kind in RECORD_KINDS:
             if options[kind] < 0:
                 raise CommandError(f"--{kind} must be 0 or more.")
         data = generate(

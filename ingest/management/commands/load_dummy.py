@@ -14,9 +14,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ingest import parking, services
+from ingest.kafka.topics import RECORD_KINDS
 from ingest.validation import InvalidRecord, describe_errors, validate_records
-
-KINDS = ("users", "events", "coupons")
 
 
 @dataclass
@@ -69,9 +68,9 @@ def read_dummy_file(path: str) -> dict:
         raise CommandError(f"Cannot read {path}: {error.strerror}") from error
     except json.JSONDecodeError as error:
         raise CommandError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(data, dict) or not any(kind in data for kind in KINDS):
+    if not isinstance(data, dict) or not any(kind in data for kind in RECORD_KINDS):
         raise CommandError(f'{path} must be an object with "users", "events" and/or "coupons".')
-    for kind in KINDS:
+    for kind in RECORD_KINDS:
         if not isinstance(data.get(kind, []), list):
             raise CommandError(f'"{kind}" in {path} must be a list of records.')
     return data
@@ -100,7 +99,7 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1.")
         data = read_dummy_file(options["file"])
         summaries = {}
-        for kind in KINDS:
+        for kind in RECORD_KINDS:
             records = data.get(kind, [])
             with tqdm(
                 total=len(records), desc=kind, unit="rec", disable=options["verbosity"] < 1 or None
