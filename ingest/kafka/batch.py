@@ -21,10 +21,8 @@ from ingest.kafka.backoff import DATABASE_UNAVAILABLE
 from ingest.kafka.dead_letter import Failure, message_source, record_dead_letters
 from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.envelope import DecodeError, decode
+from ingest.kafka.topics import ErrorKind
 from ingest.validation import INPUT_SERIALIZERS, InvalidRecord, validate_records
-
-INVALID_RECORD = "invalid-record"
-REFUSED_BY_DATABASE = "refused-by-database"
 
 
 @dataclass
@@ -103,7 +101,9 @@ def prepare(messages, derived_ids: DerivedIds) -> Batch:
         for (message, source, _), result in zip(items, results, strict=True):
             if isinstance(result, InvalidRecord):
                 batch.failures.append(
-                    Failure.of_message(message, error=str(result), error_kind=INVALID_RECORD)
+                    Failure.of_message(
+                        message, error=str(result), error_kind=ErrorKind.INVALID_RECORD
+                    )
                 )
                 continue
             batch.records[kind].append(result)
@@ -141,7 +141,9 @@ def store_one_by_one(messages, derived_ids: DerivedIds) -> Batch:
             raise
         except DatabaseError as error:
             single = Batch(next_offsets=single.next_offsets, size=single.size)
-            failure = Failure.of_message(message, error=str(error), error_kind=REFUSED_BY_DATABASE)
+            failure = Failure.of_message(
+                message, error=str(error), error_kind=ErrorKind.REFUSED_BY_DATABASE
+            )
             single.failures.append(failure)
             store(single)
         combined.failures += single.failures

@@ -27,12 +27,16 @@ from django.utils import timezone
 
 from ingest.kafka.client_config import client_config
 from ingest.kafka.logs import with_logging
-from ingest.kafka.topics import SCHEMA_VERSION, Header, dead_letter_topic, topic_name
+from ingest.kafka.topics import (
+    SCHEMA_VERSION,
+    ErrorKind,
+    Header,
+    dead_letter_topic,
+    topic_name,
+)
 from ingest.models import DeadLetter, ParkedCoupon
 
 logger = logging.getLogger(__name__)
-
-UNRESOLVED = "unresolved"
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,11 @@ class Failure:
     key: bytes | None
     value: bytes | None
     error: str
-    error_kind: str
+    error_kind: ErrorKind
     headers: list[tuple[str, bytes]] = field(default_factory=list)
 
     @classmethod
-    def of_message(cls, message, *, error: str, error_kind: str) -> "Failure":
+    def of_message(cls, message, *, error: str, error_kind: ErrorKind) -> "Failure":
         """A failure for a consumed confluent_kafka Message."""
         return cls(
             topic=message.topic(),
@@ -77,7 +81,7 @@ class Failure:
                 f"coupon {parked.coupon_id} still lacks {lacks or 'its references'} "
                 f"after {settings.PARKED_TIMEOUT_SECONDS}s parked"
             ),
-            error_kind=UNRESOLVED,
+            error_kind=ErrorKind.UNRESOLVED,
             headers=[
                 (Header.SCHEMA.value, b"coupons"),
                 (Header.SCHEMA_VERSION.value, SCHEMA_VERSION.encode()),

@@ -15,13 +15,13 @@ dead-letter headers.
 import json
 from collections.abc import Iterable
 
-from ingest.kafka.topics import RECORD_KINDS, Header, kind_of_topic
+from ingest.kafka.topics import RECORD_KINDS, ErrorKind, Header, kind_of_topic
 
 
 class DecodeError(Exception):
     """A message value that is not a record in either format; str() says why."""
 
-    error_kind = "invalid-json"
+    error_kind = ErrorKind.INVALID_JSON
 
 
 def header_value(headers: Iterable[tuple[str, bytes]] | None, name: str) -> str | None:

@@ -18,12 +18,21 @@ class Header(StrEnum):
     SCHEMA_VERSION = "betreco-schema-version"
     # On dead letters:
     ERROR = "dead-letter-error"  # why the record can never be stored
-    ERROR_KIND = "dead-letter-error-kind"  # invalid-json, invalid-record, unresolved, ...
+    ERROR_KIND = "dead-letter-error-kind"  # an ErrorKind
     ORIGINAL_TOPIC = "dead-letter-original-topic"
     ORIGINAL_PARTITION = "dead-letter-original-partition"
     ORIGINAL_OFFSET = "dead-letter-original-offset"
     # On a dead letter published back to its source topic: how many times it was.
     REPLAYED = "betreco-replayed"
+
+
+class ErrorKind(StrEnum):
+    """Why a message went to its dead-letter topic: the `dead-letter-error-kind` header's values."""
+
+    INVALID_JSON = "invalid-json"  # not UTF-8, not JSON, not an object, a bad envelope or schema
+    INVALID_RECORD = "invalid-record"  # refused by validation
+    REFUSED_BY_DATABASE = "refused-by-database"  # a constraint the database enforces
+    UNRESOLVED = "unresolved"  # a parked coupon whose user or events never came
 
 
 # The headers a dead letter adds, which a replay takes off again.

@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import TIMESTAMP_CREATE_TIME
 
-from ingest.kafka.batch import INVALID_RECORD, prepare, store
+from ingest.kafka.batch import prepare, store
 from ingest.kafka.derived_ids import DerivedIds
+from ingest.kafka.topics import ErrorKind
 from ingest.models import Coupon, DeadLetter, ParkedCoupon, User
 from tests.ingest.kafka.fakes import FakeMessage, record_message
 from tests.records import coupon, event, user
@@ -55,7 +56,7 @@ def test_an_invalid_record_becomes_a_failure_and_the_rest_of_the_batch_is_kept()
     )
     [failure] = batch.failures
     assert failure.offset == 1
-    assert failure.error_kind == INVALID_RECORD
+    assert failure.error_kind == ErrorKind.INVALID_RECORD
     assert "gender" in failure.error
     assert [record["id"] for record in batch.records["users"]] == [1, 3]
 

@@ -1,14 +1,16 @@
-"""Topic names and headers (ingest/kafka/topics.py): one name for each, the prefix applied once."""
+"""Topic names, headers and error kinds (ingest/kafka/topics.py): one name for each."""
 
 import pytest
 
 from ingest.kafka.topics import (
     DEAD_LETTER_HEADERS,
+    ErrorKind,
     Header,
     dead_letter_topic,
     kind_of_topic,
     topic_name,
 )
+from tests.kafka_pipeline import PROJECT_DIR
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +41,8 @@ def test_a_replay_takes_off_only_the_headers_a_dead_letter_added():
     assert Header.ERROR_KIND in DEAD_LETTER_HEADERS
     assert Header.SCHEMA not in DEAD_LETTER_HEADERS
     assert Header.REPLAYED not in DEAD_LETTER_HEADERS
+
+
+def test_every_error_kind_is_documented_with_the_dead_letter_headers():
+    contract = (PROJECT_DIR / "docs" / "kafka.md").read_text()
+    assert [kind for kind in ErrorKind if f"`{kind}`" not in contract] == []
