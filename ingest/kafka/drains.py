@@ -27,7 +27,7 @@ from betreco.stopping import stoppable
 from ingest import hooks
 from ingest.kafka.backoff import DATABASE_UNAVAILABLE, drop_database_connections
 
-logger = logging.getLogger("ingest.kafka.consumer")
+logger = logging.getLogger(__name__)
 
 
 class OutboxDrains:

@@ -31,7 +31,7 @@ from django.db import close_old_connections, connections
 
 from ingest.kafka.backoff import Stopped
 
-logger = logging.getLogger("ingest.kafka.consumer")
+logger = logging.getLogger(__name__)
 
 POLL_WAIT = 0.2  # seconds one poll() may block while paused
 SLOW_WORK = 1.0  # seconds of `run_polling` work before the partitions are paused

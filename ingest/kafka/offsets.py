@@ -37,7 +37,7 @@ from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 
 from betreco import metrics
 
-logger = logging.getLogger("ingest.kafka.consumer")
+logger = logging.getLogger(__name__)
 
 Position = tuple[str, int]
 

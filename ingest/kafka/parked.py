@@ -23,7 +23,7 @@ from ingest import parking, services
 from ingest.kafka.dead_letter import Failure, publish_unpublished, record_dead_letters
 from ingest.models import DeadLetter, ParkedCoupon
 
-logger = logging.getLogger("ingest.kafka.consumer")
+logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT = 10.0
 

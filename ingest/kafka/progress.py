@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-logger = logging.getLogger("ingest.kafka.consumer")
+logger = logging.getLogger(__name__)
 
 LOG_INTERVAL = 5.0
 IDLE_LOG_INTERVAL = 60.0

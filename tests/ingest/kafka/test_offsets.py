@@ -72,7 +72,7 @@ def test_a_gap_still_there_after_the_wait_is_accepted_with_an_error(caplog):
     clock = Clock()
     offsets = Offsets(consumer, gap_wait=5, clock=clock)
     offsets.admit(messages("compacted", 0, [0]))
-    with caplog.at_level(logging.WARNING, logger="ingest.kafka.consumer"):
+    with caplog.at_level(logging.WARNING, logger="ingest.kafka.offsets"):
         for _ in range(MIN_REFETCHES):
             assert offsets.admit(messages("compacted", 0, [4, 5])) == []
         clock.now += 5
