@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from ingest.ids import FIRST_DERIVED_ID, MAX_ASSIGNED_ID
 from ingest.kafka.topics import Header
 from ingest.models import Coupon, DeadLetter, Event, ParkedCoupon, Selection, User
 from tests.kafka_pipeline import header_map, wait_until
@@ -102,7 +103,7 @@ def test_records_without_an_id_get_ids_derived_from_their_messages_the_same_on_a
 
     assert set(User.objects.values_list("id", flat=True)) == first
     assert len(first) == 3
-    assert all(2**52 <= pk <= 2**53 - 1 for pk in first)
+    assert all(FIRST_DERIVED_ID <= pk <= MAX_ASSIGNED_ID for pk in first)
 
 
 def test_a_coupon_before_its_user_and_events_waits_and_is_stored_when_they_arrive(pipeline):
