@@ -1,18 +1,22 @@
 """Storing coupons with exactly their selections, and the one rule for whose bets changed.
 
 `coupons_write` is the only function that writes coupon and selection
-rows. It works out what a change means to others once, here: the owners
-of the coupons written, the previous owner of a coupon moved to another
-user, and every event a selection was added to, changed on or taken from
+rows (deleting a coupon empties it through it first). It works out what a
+change means to others once, here: the owners of the coupons written, the
+previous owner of a coupon moved to another user, and every event of a
+coupon whose selections changed, before or after
 (`ingest.hooks.bets_changed`).
 
-Every path here that stores a coupon claims its parked row first
-(`parking.claim`, ingest/parking.py), before it writes any coupon row: a
+Every path here claims a coupon's parked row first (`parking.claim`,
+ingest/parking.py), before it writes any coupon row. A new version of a
 coupon whose user or events are not stored yet is parked (`coupons_store`,
-the consumer's path) or refused (`coupon_put`, the data API's).
+the consumers' path) or refused (`coupon_put`, the data API's and the
+admin coupon form's, which drops an older parked version); a change by
+hand to a stored coupon (`coupons_rewrite`: a selection moved or deleted,
+the coupon deleted) leaves a parked version parked.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -120,9 +124,8 @@ def coupons_write(records: list[dict]) -> list[int]:
     return changed_ids
 
 
-def stored_coupons(coupon_ids: Iterable[int]) -> dict[int, dict]:
-    """Stored coupons as records, the shape `coupons_write` takes, by id (for changes by hand)."""
-    coupon_ids = list(coupon_ids)
+def _stored(coupon_ids: list[int]) -> dict[int, dict]:
+    """Stored coupons as records, the shape `coupons_write` takes, by id."""
     coupons = {
         pk: {"id": pk, "user_id": user_id, "stake": stake, "timestamp": timestamp, "selections": []}
         for pk, user_id, stake, timestamp in Coupon.objects.filter(pk__in=coupon_ids).values_list(
@@ -138,17 +141,18 @@ def stored_coupons(coupon_ids: Iterable[int]) -> dict[int, dict]:
     return coupons
 
 
-def coupons_replace(records: Iterable[dict]) -> list[int]:
-    """Store stored coupons as they now read (a change by hand, the newest version of each).
+def coupons_rewrite(coupon_ids: Iterable[int], change: Callable[[dict], dict]) -> list[int]:
+    """Store stored coupons changed by hand: each read as a record, passed through `change`.
 
-    Their user and events exist (they are stored, or were just checked);
-    a parked older version of one is claimed and dropped, as `coupon_put` does.
+    For changes that are not a new version of a coupon (a selection moved
+    or deleted, or taken away with its event). Each is claimed before it
+    is read, so a release storing a newer version finishes first and the
+    change applies to that; a parked version is left parked, to be stored
+    over this once what it lacks arrives. Runs in the caller's transaction.
     """
-    records = list(records)
-    claimed = parking.claim(r["id"] for r in records)
-    changed = coupons_write(records)
-    parking.unpark(claimed)
-    return changed
+    coupon_ids = sorted(set(coupon_ids))
+    parking.claim(coupon_ids)
+    return coupons_write([change(coupon) for coupon in _stored(coupon_ids).values()])
 
 
 @transaction.atomic
@@ -159,9 +163,9 @@ def coupons_delete(*, coupon_ids: Iterable[int]) -> None:
     whose bets that changes: its owner's, and its events' popularity), then
     its row goes.
     """
-    coupons = stored_coupons(coupon_ids)
-    coupons_replace({**coupon, "selections": []} for coupon in coupons.values())
-    Coupon.objects.filter(pk__in=list(coupons)).delete()
+    coupon_ids = list(coupon_ids)
+    coupons_rewrite(coupon_ids, lambda coupon: {**coupon, "selections": []})
+    Coupon.objects.filter(pk__in=coupon_ids).delete()
 
 
 class MissingReferences(Exception):

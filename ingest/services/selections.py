@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from ingest.models import Selection
-from ingest.services.coupons import coupons_replace, stored_coupons
+from ingest.services.coupons import coupons_rewrite
 
 # Coupons rewritten per statement when selections are taken away (SQLite caps query parameters).
 CHUNK = 2000
@@ -29,17 +29,15 @@ def selection_put(*, selection_id: int | None, coupon_id: int, event_id: int, od
     event once, keyed by the pair.
     """
     previous = Selection.objects.filter(pk=selection_id).values_list("coupon_id", "event_id")
-    previous = previous.first()  # none for a new selection
-    coupons = stored_coupons({coupon_id, previous[0]} if previous else {coupon_id})
-    if previous:
-        was_on, was_event = previous
-        coupons[was_on]["selections"] = _without(coupons[was_on]["selections"], {was_event})
-    coupon = coupons[coupon_id]
-    coupon["selections"] = [
-        *_without(coupon["selections"], {event_id}),
-        {"event_id": event_id, "odds": odds},
-    ]
-    coupons_replace(coupons.values())
+    moved_from = dict(previous)  # {coupon: event} where it was; empty for a new one
+
+    def changed(coupon: dict) -> dict:
+        selections = _without(coupon["selections"], {moved_from.get(coupon["id"])})
+        if coupon["id"] == coupon_id:
+            selections = [*_without(selections, {event_id}), {"event_id": event_id, "odds": odds}]
+        return {**coupon, "selections": selections}
+
+    coupons_rewrite({coupon_id, *moved_from}, changed)
     return Selection.objects.get(coupon_id=coupon_id, event_id=event_id).pk
 
 
@@ -54,14 +52,14 @@ def selections_remove(selections: QuerySet) -> None:
     taken: dict[int, set[int]] = defaultdict(set)
     for coupon_id, event_id in selections.values_list("coupon_id", "event_id"):
         taken[coupon_id].add(event_id)
+
+    def without_taken(coupon: dict) -> dict:
+        return {**coupon, "selections": _without(coupon["selections"], taken[coupon["id"]])}
+
     coupon_ids = sorted(taken)
     for start in range(0, len(coupon_ids), CHUNK):
-        coupons = stored_coupons(coupon_ids[start : start + CHUNK])
-        coupons_replace(
-            {**coupon, "selections": _without(coupon["selections"], taken[pk])}
-            for pk, coupon in coupons.items()
-        )
+        coupons_rewrite(coupon_ids[start : start + CHUNK], without_taken)
 
 
-def _without(selections: list[dict], event_ids: set[int]) -> list[dict]:
+def _without(selections: list[dict], event_ids: set) -> list[dict]:
     return [s for s in selections if s["event_id"] not in event_ids]

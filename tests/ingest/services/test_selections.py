@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from ingest import services
-from ingest.models import Selection
+from ingest.models import ParkedCoupon, Selection
 from tests.records import valid_coupon, valid_event, valid_user
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +71,15 @@ def test_deleted_selections_leave_their_coupons_and_are_announced(
 
     assert selections_of(9) == selections_of(10) == set()
     assert announced == [("bets_changed", [1, 2], [5, 6])]
+
+
+def test_a_newer_version_parked_meanwhile_stays_parked_and_is_stored_when_ready(
+    two_coupons, selections_of
+):
+    services.coupons_store(records=[valid_coupon(9, 1, [(8, 2.0)])])  # waits for event 8
+
+    services.selections_delete(selection_ids=[selection_id(9, 5)])
+
+    assert ParkedCoupon.objects.filter(pk=9).exists()
+    services.store_batch(events=[valid_event(8)])
+    assert selections_of(9) == {(8, Decimal("2"))}
