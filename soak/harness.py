@@ -67,9 +67,6 @@ class SoakConfig:
     fast_senders: int = 16  # HTTP connections posting arrays in it
     fast_min_rate: float = 2000.0  # acknowledged records/s it must sustain
     fast_limit: float = 0.0  # records/s it may send at most (0: as fast as answered)
-    # On PostgreSQL, switch to one consumer process per topic for the phase, as `make run`
-    # runs them there (docs/reliability.md, Findings: a librdkafka crash it can trigger).
-    per_topic_phase: bool = True
 
 
 @dataclass
@@ -170,7 +167,8 @@ def _soak(config, env, bootstrap, consumers, producer, port) -> Report:
     load_s = time.monotonic() - started
     fast, fast_faults = None, None
     if config.fast_seconds:
-        per_topic = config.per_topic_phase and connection.vendor != "sqlite"
+        # On PostgreSQL, one consumer process per topic for the phase, as `make run` runs them.
+        per_topic = connection.vendor != "sqlite"
         fast_faults = FaultRunner(
             faults=full_speed_schedule(config.fast_seconds, rng, per_topic=per_topic), **runner
         )

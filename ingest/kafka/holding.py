@@ -168,7 +168,7 @@ class Holding:
     def assigned(self, partitions: list[TopicPartition]) -> None:
         """From `on_assign`: while paused, a partition is paused as soon as it is assigned."""
         if self.paused:
-            self.consumer.incremental_assign(partitions)
+            self.consumer.assign(partitions)  # eager: `partitions` is the whole assignment
             self.consumer.pause(partitions)
 
     def left(self, positions: set[Position]) -> None:
