@@ -15,11 +15,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from betreco.processes import PROJECT_DIR
 from ingest import services as ingest_services
 from recommendations.models import PendingRefresh, Recommendation
 from recommendations.outbox import refresh_pending
 from recommendations.rebuild import rebuild_request
-from tests.kafka_pipeline import PROJECT_DIR, database_url, wait_until
+from tests.kafka_pipeline import database_url, wait_until
 from tests.recommendations.conftest import from_scratch, stored_answers
 from tests.recommendations.records import coupon_record, event_record, user_record
 from tests.records import coupon, event, user
