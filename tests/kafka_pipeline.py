@@ -70,16 +70,20 @@ class Pipeline:
         return topic_name(kind)
 
     def env(self, **extra) -> dict:
+        """A consumer's environment: this test's database, broker, topics and group; `extra`
+        over them."""
         return processes.child_env(
-            DJANGO_SETTINGS_MODULE="betreco.settings",
-            DATABASE_URL=database_url(),
-            KAFKA_BOOTSTRAP_SERVERS=self.bootstrap,
-            KAFKA_TOPIC_PREFIX=self.prefix,
-            KAFKA_CONSUMER_GROUP=self.group,
-            # The embedded broker lets a group form in half the session timeout.
-            KAFKA_SESSION_TIMEOUT_MS=os.environ.get("KAFKA_SESSION_TIMEOUT_MS")
-            or ("6000" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "3000"),
-            **{name: str(value) for name, value in extra.items()},
+            **{
+                "DJANGO_SETTINGS_MODULE": "betreco.settings",
+                "DATABASE_URL": database_url(),
+                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "KAFKA_TOPIC_PREFIX": self.prefix,
+                "KAFKA_CONSUMER_GROUP": self.group,
+                # The embedded broker lets a group form in half the session timeout.
+                "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS")
+                or ("6000" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "3000"),
+                **{name: str(value) for name, value in extra.items()},
+            }
         )
 
     def produce(
