@@ -50,15 +50,15 @@ def _relayed(process: Process) -> Process:
     return process
 
 
-def _piped() -> dict:
+def _supervised() -> dict:
     """How the stack starts a child: this environment as it is now, output piped for
     relaying, and a session of its own, so that a terminal's Ctrl-C reaches only the
     supervisor, which stops the children in order."""
     return {"env": processes.child_env(), "own_session": True}
 
 
-def _start(name: str, argv: list[str]) -> Process:
-    return _relayed(processes.start(name, argv, **_piped()))
+def _launch(name: str, argv: list[str]) -> Process:
+    return _relayed(processes.start(name, argv, **_supervised()))
 
 
 def _say_stopped(child: Process, code: int) -> None:
@@ -120,7 +120,7 @@ class Stack:
 
     def _start(self) -> int | None:
         """Start everything in order; an exit code when a step failed or a signal came."""
-        migrate = _start("migrate", processes.manage_argv("migrate", "--no-input"))
+        migrate = _launch("migrate", processes.manage_argv("migrate", "--no-input"))
         code = self._wait_step(migrate)
         if code:
             return code
@@ -129,13 +129,13 @@ class Stack:
             port = os.environ.get("KAFKA_PORT", "9092")
             bootstrap = f"127.0.0.1:{port}"
             os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-            self.broker = _start("broker", _broker_argv(port))
-        topics = _start("topics", [sys.executable, "-m", "betreco.stack", "--ensure-topics"])
+            self.broker = _launch("broker", _broker_argv(port))
+        topics = _launch("topics", [sys.executable, "-m", "betreco.stack", "--ensure-topics"])
         code = self._wait_step(topics)
         if code:
             return code
         for name, kinds in consumer_processes(os.environ.get("DATABASE_URL", "")):
-            self._spawn(processes.start_consumer(name, kinds, **_piped()))
+            self._spawn(processes.start_consumer(name, kinds, **_supervised()))
         for role, port in (("api", "PORT"), ("producer", "PRODUCER_PORT")):
             # gunicorn with the image's config, so local and production serve alike.
             server = processes.start_gunicorn(
@@ -143,7 +143,7 @@ class Stack:
                 port=os.environ.get(port, DEFAULT_PORTS[port]),
                 host=os.environ.get("HOST", "127.0.0.1"),
                 graceful_timeout=os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"),
-                **_piped(),
+                **_supervised(),
             )
             self._spawn(server)
         return 0 if self.stopping.is_set() else None
