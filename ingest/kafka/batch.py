@@ -1,12 +1,14 @@
-"""One consumed batch: decode and validate each message, then store all of it in one transaction.
+"""One consumed batch: its messages, decoded and validated, then stored all in one transaction.
 
-Decoding and validation need no database; `prepare` only asks the database
-(and the broker, for a topic's id) for the number of a derived-id range it
-has not seen yet, once per batch (`derived_ids`). `prepare` and `store` are
-the parts a consumer retries when the database is unavailable.
-Messages of any topic may share a batch: users, events and coupons are
-stored together (users and events first), which is what lets one process
-consume several topics.
+A `Batch` carries its messages from the poll (`poll.py`) to the commit;
+`prepare` decodes and validates them into records by kind and the failures
+that become dead letters. Decoding and validation need no database;
+`prepare` only asks the database (and the broker, for a topic's id) for the
+number of a derived-id range it has not seen yet, once per batch
+(`derived_ids`). `prepare` and `store` are the parts a consumer retries
+when the database is unavailable. Messages of any topic may share a batch:
+users, events and coupons are stored together (users and events first),
+which is what lets one process consume several topics.
 """
 
 from collections import defaultdict
@@ -21,6 +23,7 @@ from ingest.kafka.backoff import DATABASE_UNAVAILABLE
 from ingest.kafka.dead_letter import Failure, message_source, record_dead_letters
 from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.envelope import DecodeError, decode
+from ingest.kafka.topics import Position, position_of
 from ingest.validation import INPUT_SERIALIZERS, InvalidRecord, validate_records
 
 INVALID_RECORD = "invalid-record"
@@ -29,13 +32,40 @@ REFUSED_BY_DATABASE = "refused-by-database"
 
 @dataclass
 class Batch:
-    """Valid records by kind, what cannot be stored, and the offsets to commit afterwards."""
+    """Consumed messages in their order and, once prepared, their valid records and failures.
 
+    `fetched`: how many messages the poll fetched to collect these (a gap's
+    dropped ones included); fewer than it asked for means the flow paused.
+    """
+
+    messages: list = field(default_factory=list)
+    fetched: int = 0
     records: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
     coupon_sources: dict[int, str] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
-    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
-    size: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.messages)
+
+    @property
+    def positions(self) -> set[Position]:
+        """The partitions its messages came from."""
+        return {position_of(message) for message in self.messages}
+
+    @property
+    def next_offsets(self) -> dict[Position, int]:
+        """One past its last message of each partition: what to commit once it is stored."""
+        offsets: dict[Position, int] = {}
+        for message in self.messages:
+            position = position_of(message)
+            offsets[position] = max(message.offset() + 1, offsets.get(position, 0))
+        return offsets
+
+    def without(self, positions: set[Position]) -> "Batch":
+        """Its messages of other partitions only, unprepared (those partitions left us)."""
+        kept = [message for message in self.messages if position_of(message) not in positions]
+        return Batch(kept, fetched=self.fetched)
 
 
 # Fields that default to "now": on a topic, "now" is when the message was produced.
@@ -64,8 +94,8 @@ def _with_defaults(kind: str, record: dict, message, derived: dict) -> dict:
     return record
 
 
-def prepare(messages, derived_ids: DerivedIds) -> Batch:
-    """Decode and validate consumed messages (those without a Kafka error) into a Batch.
+def prepare(batch: Batch, derived_ids: DerivedIds) -> Batch:
+    """The batch's messages (those without a Kafka error) decoded and validated: a new Batch.
 
     The ids of id-less records are derived for the whole batch at once
     (`DerivedIds.ids_for`: the database and the broker only for what it has
@@ -73,14 +103,10 @@ def prepare(messages, derived_ids: DerivedIds) -> Batch:
     which is several times faster than one by one; each kind keeps its
     message order.
     """
-    batch = Batch()
+    batch = Batch(batch.messages, fetched=batch.fetched)
     decoded = []  # (kind, message, source, data)
-    for message in messages:
+    for message in batch.messages:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
-        batch.size += 1
-        batch.next_offsets[(topic, partition)] = max(
-            offset + 1, batch.next_offsets.get((topic, partition), 0)
-        )
         source = message_source(topic, partition, offset)
         try:
             kind, data = decode(message.value(), topic=topic, headers=message.headers())
@@ -125,27 +151,24 @@ def store(batch: Batch) -> services.StoreResult:
     return result
 
 
-def store_one_by_one(messages, derived_ids: DerivedIds) -> Batch:
+def store_one_by_one(batch: Batch, derived_ids: DerivedIds) -> Batch:
     """The fallback when the database refuses a whole batch (not an outage, e.g. a constraint).
 
     Each message is stored in a transaction of its own, and the ones the
     database refuses become dead letters, so one such record neither stops
-    the consumer nor takes the rest of its batch with it.
+    the consumer nor takes the rest of its batch with it. Returns the batch
+    with the failures of all its messages.
     """
-    combined = Batch()
-    for message in messages:
-        single = prepare([message], derived_ids)  # ids derived already: cached
+    combined = Batch(batch.messages, fetched=batch.fetched)
+    for message in batch.messages:
+        single = prepare(Batch([message]), derived_ids)  # ids derived already: cached
         try:
             store(single)
         except DATABASE_UNAVAILABLE:
             raise
         except DatabaseError as error:
-            single = Batch(next_offsets=single.next_offsets, size=single.size)
             failure = Failure.of_message(message, error=str(error), error_kind=REFUSED_BY_DATABASE)
-            single.failures.append(failure)
+            single = Batch([message], failures=[failure])
             store(single)
         combined.failures += single.failures
-        combined.size += single.size
-        for position, offset in single.next_offsets.items():
-            combined.next_offsets[position] = max(offset, combined.next_offsets.get(position, 0))
     return combined

@@ -222,23 +222,23 @@ class ConsumerLoop:
         limit = self.options.batch_size
         if self.options.max_messages is not None:
             limit = min(limit, self.options.max_messages - self.consumed)
-        messages, fetched = self._collect(limit)
-        if messages:
+        batch = self._collect(limit)
+        if batch.messages:
             self.last_activity = time.monotonic()
             started = time.perf_counter()
-            self._handle(messages)
+            self._handle(batch)
             crash_point("after-store")
         self._commit_pending(polling=True)
-        if messages:
+        if batch.messages:
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)
             crash_point("after-offsets")
-            self.drains.after_batch(flow_paused=fetched < limit)
+            self.drains.after_batch(flow_paused=batch.fetched < limit)
         self._maintain()
         self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
         self.progress.maybe_log(self._lag, self._parked_count)
         self.reporter.maybe_report(self._partition_lag)
 
-    def _collect(self, limit: int) -> tuple[list, int]:
+    def _collect(self, limit: int) -> batches.Batch:
         """Up to `limit` messages without a gap, and how many were fetched.
 
         `consume(n, timeout)` returns only when it has n messages or the
@@ -259,7 +259,7 @@ class ConsumerLoop:
             if (fetched and not got) or time.monotonic() >= deadline:
                 break
         messages, self.collecting = self.collecting, []
-        return messages, fetched
+        return batches.Batch(messages, fetched=fetched)
 
     def _assignment(self) -> set[Position]:
         return {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
@@ -281,13 +281,13 @@ class ConsumerLoop:
             raise KafkaException(error)
         log_error(error)
 
-    def _handle(self, messages: list) -> None:
+    def _handle(self, batch: batches.Batch) -> None:
         """Store one batch, publish its dead letters, and mark its offsets for commit.
 
         Waits out an outage with the partitions paused (`holding`), then
         resumes them; records of partitions revoked meanwhile are not stored.
         """
-        batch, messages = self._store_held(messages)
+        batch = self._store_held(batch)
         if batch is None:
             self.holding.resume("every held record went to other members")
             return
@@ -308,43 +308,43 @@ class ConsumerLoop:
         logger.debug("stored a batch of %d (%d dead letters)", batch.size, len(batch.failures))
         self.consumed += batch.size
         self.progress.batch_done(batch.size, len(batch.failures))
-        self._count(messages, batch.failures)
+        self._count(batch)
         assigned = self._assignment()
         for position, offset in batch.next_offsets.items():
             if position in assigned:  # a partition lost meanwhile is its new owner's to commit
                 self.pending[position] = max(offset, self.pending.get(position, 0))
 
-    def _store_held(self, messages: list) -> tuple[batches.Batch | None, list]:
-        """Store `messages` as one batch however long the database is unavailable.
+    def _store_held(self, batch: batches.Batch) -> batches.Batch | None:
+        """Store `batch` however long the database is unavailable.
 
-        Returns the batch stored and its messages: fewer than given when
-        partitions were revoked during the wait (their new owner stores
-        those), and no batch when none of them is ours any more.
+        Returns the batch stored: fewer messages than given when partitions
+        were revoked during the wait (their new owner stores those), and
+        None when none of them is ours any more.
         """
-        self.holding.hold({_position(message) for message in messages})
+        self.holding.hold(batch.positions)
         while True:
             try:
-                prepare = functools.partial(batches.prepare, messages, self.derived_ids)
-                batch = self._retry_store(
-                    functools.partial(self._polling, prepare, f"preparing {len(messages)}"),
-                    f"deriving ids for a batch of {len(messages)}",
-                    len(messages),
+                prepare = functools.partial(batches.prepare, batch, self.derived_ids)
+                prepared = self._retry_store(
+                    functools.partial(self._polling, prepare, f"preparing {batch.size}"),
+                    f"deriving ids for a batch of {batch.size}",
+                    batch.size,
                     retry_on=(*DATABASE_UNAVAILABLE, KafkaException),  # the topic id: the broker
                 )
-                return self._store(batch, messages), messages
+                return self._store(prepared)
             except Revoked as revoked:
-                kept = [m for m in messages if _position(m) not in revoked.positions]
+                kept = batch.without(revoked.positions)
                 logger.info(
                     "dropped %d held records of %s, revoked during the wait: "
                     "their new owner stores them",
-                    len(messages) - len(kept),
+                    batch.size - kept.size,
                     revoked,
                 )
-                messages = kept
-                if not messages:
-                    return None, messages
+                batch = kept
+                if not batch.messages:
+                    return None
 
-    def _store(self, batch: batches.Batch, messages: list) -> batches.Batch:
+    def _store(self, batch: batches.Batch) -> batches.Batch:
         try:
             self._retry_store(
                 lambda: self._polling(lambda: batches.store(batch), f"storing {batch.size}"),
@@ -355,7 +355,7 @@ class ConsumerLoop:
             logger.exception("the database refused a batch; storing its messages one by one")
             batch = self._retry_store(
                 lambda: self._polling(
-                    lambda: batches.store_one_by_one(messages, self.derived_ids),
+                    lambda: batches.store_one_by_one(batch, self.derived_ids),
                     f"storing {batch.size} one by one",
                 ),
                 f"storing {batch.size} one by one",
@@ -379,14 +379,14 @@ class ConsumerLoop:
         )
         return result
 
-    def _count(self, messages: list, failures: list) -> None:
+    def _count(self, batch: batches.Batch) -> None:
         """Per topic, what a committed batch stored (or parked) and dead-lettered.
 
         Into the metrics (`betreco_records_stored`, `betreco_dead_letters`)
         and the figures reported to the database for the status page.
         """
-        handled = Counter(message.topic() for message in messages)
-        dead = Counter(failure.topic for failure in failures)
+        handled = Counter(message.topic() for message in batch.messages)
+        dead = Counter(failure.topic for failure in batch.failures)
         for topic in handled.keys() | dead.keys():
             stored = max(handled[topic] - dead[topic], 0)
             self.reporter.count(topic, stored=stored, dead_lettered=dead[topic])

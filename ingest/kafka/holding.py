@@ -30,13 +30,12 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from django.db import close_old_connections, connections
 
 from ingest.kafka.backoff import Stopped
+from ingest.kafka.topics import Position
 
 logger = logging.getLogger("ingest.kafka.consumer")
 
 POLL_WAIT = 0.2  # seconds one poll() may block while paused
 SLOW_WORK = 1.0  # seconds of `run_polling` work before the partitions are paused
-
-Position = tuple[str, int]
 
 
 class Revoked(Exception):  # noqa: N818 - an event the caller handles, not a failure

@@ -41,9 +41,9 @@ def test_messages_collected_before_their_partition_was_revoked_are_not_stored():
         before={2: lambda: loop._revoked(consumer, [TopicPartition("users", 0)])},
     )
     loop = loop_over(consumer)
-    collected, fetched = loop._collect(limit=100)
-    assert offsets_of(collected) == [("users", 1, 0), ("users", 1, 1)]
-    assert fetched == 4
+    batch = loop._collect(limit=100)
+    assert offsets_of(batch.messages) == [("users", 1, 0), ("users", 1, 1)]
+    assert batch.fetched == 4
 
 
 def test_a_partition_given_back_in_the_same_collect_resumes_at_the_new_committed_offset():
@@ -58,14 +58,14 @@ def test_a_partition_given_back_in_the_same_collect_resumes_at_the_new_committed
 
     consumer.before = {2: revoke_and_give_back}
     loop = loop_over(consumer)
-    collected, _ = loop._collect(limit=100)
-    assert offsets_of(collected) == [("users", 0, 5)]
+    batch = loop._collect(limit=100)
+    assert offsets_of(batch.messages) == [("users", 0, 5)]
 
 
 def test_a_gap_in_a_fetch_collects_only_what_came_before_it():
     consumer = ScriptedConsumer([messages("users", 0, [0, 1, 7, 8])])
     loop = loop_over(consumer)
-    collected, fetched = loop._collect(limit=100)
-    assert offsets_of(collected) == [("users", 0, 0), ("users", 0, 1)]
+    batch = loop._collect(limit=100)
+    assert offsets_of(batch.messages) == [("users", 0, 0), ("users", 0, 1)]
     assert consumer.seeks == [("users", 0, 2)]
-    assert fetched == 4
+    assert batch.fetched == 4
