@@ -55,14 +55,14 @@ from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
 from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.drains import OutboxDrains
-from ingest.kafka.holding import Holding, Position, Revoked
+from ingest.kafka.holding import Holding, Revoked, longest_quiet, max_poll_interval_ms
 from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
 from ingest.kafka.logs import log_error, with_logging
 from ingest.kafka.offsets import Offsets
 from ingest.kafka.parked import parked_upkeep
 from ingest.kafka.progress import Progress
 from ingest.kafka.reporting import Reporter
-from ingest.kafka.topics import kind_of_topic, topic_name
+from ingest.kafka.topics import Position, kind_of_topic, position_of, topic_name
 from ingest.models import ParkedCoupon
 
 logger = logging.getLogger(__name__)
@@ -83,21 +83,6 @@ class ConsumerOptions:
     until_idle: float | None = None  # stop after this many seconds without a message
     poll_timeout: float = 1.0
     bootstrap_servers: str = field(default_factory=lambda: settings.KAFKA_BOOTSTRAP_SERVERS)
-
-
-def max_poll_interval_ms() -> int:
-    # librdkafka refuses a poll interval shorter than the session timeout.
-    return max(settings.KAFKA_MAX_POLL_INTERVAL_MS, settings.KAFKA_SESSION_TIMEOUT_MS)
-
-
-def longest_quiet() -> float:
-    """The longest one step of the loop may run without polling: a sixth of the poll interval.
-
-    A step that may take longer (preparing and storing a batch) runs in the worker
-    thread and is polled beside past this; a broker request waits at most this long.
-    Several such steps in a row must still fit in `max.poll.interval.ms`.
-    """
-    return min(max(max_poll_interval_ms() / 6000, 0.5), 5.0)
 
 
 def consumer_config(options: ConsumerOptions) -> dict:
@@ -326,7 +311,7 @@ class ConsumerLoop:
             try:
                 prepare = functools.partial(batches.prepare, batch, self.derived_ids)
                 prepared = self._retry_store(
-                    functools.partial(self._polling, prepare, f"preparing {batch.size}"),
+                    functools.partial(self._polling, prepare, what=f"preparing {batch.size}"),
                     f"deriving ids for a batch of {batch.size}",
                     batch.size,
                     retry_on=(*DATABASE_UNAVAILABLE, KafkaException),  # the topic id: the broker
@@ -347,37 +332,23 @@ class ConsumerLoop:
     def _store(self, batch: batches.Batch) -> batches.Batch:
         try:
             self._retry_store(
-                lambda: self._polling(lambda: batches.store(batch), f"storing {batch.size}"),
+                lambda: self.holding.run_writing(
+                    lambda: batches.store(batch), what=f"storing {batch.size}"
+                ),
                 f"storing a batch of {batch.size}",
                 batch.size,
             )
         except DatabaseError:
             logger.exception("the database refused a batch; storing its messages one by one")
             batch = self._retry_store(
-                lambda: self._polling(
+                lambda: self.holding.run_writing(
                     lambda: batches.store_one_by_one(batch, self.derived_ids),
-                    f"storing {batch.size} one by one",
+                    what=f"storing {batch.size} one by one",
                 ),
                 f"storing {batch.size} one by one",
                 batch.size,
             )
         return batch
-
-    def _polling(self, work, what: str):
-        """Prepare, store or release in the worker thread; past `longest_quiet`, polling beside.
-
-        A batch that takes long to validate or write (a busy machine or
-        database, a slow disk) must not cost the group membership: the member
-        would be dropped and its partitions given to another while it still
-        writes their records.
-        """
-        result, _ = self.holding.run_polling(
-            work,
-            what=what,
-            slow_after=longest_quiet(),
-            finish_before_rebalance=True,
-        )
-        return result
 
     def _count(self, batch: batches.Batch) -> None:
         """Per topic, what a committed batch stored (or parked) and dead-lettered.
@@ -472,7 +443,7 @@ class ConsumerLoop:
 
     def _forget(self, positions: set) -> None:
         self.offsets.forget(positions)
-        kept = [m for m in self.collecting if _position(m) not in positions]
+        kept = [m for m in self.collecting if position_of(m) not in positions]
         if len(kept) < len(self.collecting):
             logger.info(
                 "left %d collected messages of partitions no longer ours",
@@ -496,8 +467,8 @@ class ConsumerLoop:
         close_old_connections()  # renews the connection in idle times too
         try:
             # Releasing thousands of parked coupons takes seconds: a write, run like a store.
-            upkeep = self._polling(
-                lambda: parked_upkeep(self.producer), "looking after parked coupons"
+            upkeep = self.holding.run_writing(
+                lambda: parked_upkeep(self.producer), what="looking after parked coupons"
             )
             expired = upkeep.dead_lettered
             self.progress.dead_lettered += expired
@@ -558,10 +529,6 @@ class ConsumerLoop:
             time.monotonic() - self.started,
             self.drains.seconds,
         )
-
-
-def _position(message) -> Position:
-    return message.topic(), message.partition()
 
 
 def _describe(partitions) -> str:

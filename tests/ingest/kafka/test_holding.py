@@ -2,7 +2,7 @@
 
 import threading
 
-from ingest.kafka.holding import Holding
+from ingest.kafka.holding import Holding, longest_quiet
 
 
 class PollingConsumer:
@@ -92,3 +92,22 @@ def test_slow_work_during_a_held_outage_leaves_the_pause_and_the_revocations_to_
     assert holding.paused  # the outage's pause is the outage's to end
     assert consumer.resumed == 0
     assert holding.gone & holding.held == {("users", 0)}  # the next wait raises Revoked
+
+
+def test_a_write_runs_polled_past_the_longest_quiet_and_a_rebalance_waits_for_it(settings):
+    settings.KAFKA_MAX_POLL_INTERVAL_MS = settings.KAFKA_SESSION_TIMEOUT_MS = 1  # quiet: 0.5 s
+    consumer = PollingConsumer()
+    holding = Holding(consumer, should_stop=lambda: False)
+    written = threading.Event()
+    seen_in_callback = []
+    consumer.on_poll = lambda: (holding.finish_work(), seen_in_callback.append(written.is_set()))
+
+    def write():
+        threading.Event().wait(0.8)
+        written.set()
+        return "stored"
+
+    assert holding.run_writing(write, what="storing 5") == "stored"
+    holding.close()
+    assert seen_in_callback == [True]
+    assert longest_quiet() == 0.5
