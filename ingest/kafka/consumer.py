@@ -36,7 +36,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
@@ -57,18 +57,18 @@ from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.drains import OutboxDrains
 from ingest.kafka.holding import Holding, Revoked, longest_quiet, max_poll_interval_ms
 from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
-from ingest.kafka.logs import log_error, with_logging
+from ingest.kafka.logs import with_logging
 from ingest.kafka.offsets import Offsets
 from ingest.kafka.parked import parked_upkeep
+from ingest.kafka.poll import Poller
 from ingest.kafka.progress import Progress
 from ingest.kafka.reporting import Reporter
-from ingest.kafka.topics import Position, kind_of_topic, position_of, topic_name
+from ingest.kafka.topics import Position, kind_of_topic, topic_name
 from ingest.models import ParkedCoupon
 
 logger = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL = 5.0
-FILL_WAIT = 0.1  # seconds one consume call waits while a batch fills
 DEAD_LETTER_TIMEOUT = 10.0
 
 
@@ -121,8 +121,7 @@ class ConsumerLoop:
         self.next_maintenance = 0.0
         self.consumer: Consumer | None = None
         self.holding: Holding | None = None
-        self.offsets: Offsets | None = None
-        self.collecting: list = []  # the batch being collected (rebalances drop from it)
+        self.poller: Poller | None = None
         self.producer = None
         self.drains = OutboxDrains(should_stop=self.should_stop)
         self.derived_ids = DerivedIds(options.bootstrap_servers)
@@ -152,10 +151,16 @@ class ConsumerLoop:
             self.drains.run()  # whatever a process that died before us still owed
             self.consumer = Consumer(consumer_config(self.options))
             self.holding = Holding(self.consumer, should_stop=self.should_stop)
-            self.offsets = Offsets(
+            offsets = Offsets(
                 self.consumer,
                 gap_wait=settings.CONSUMER_GAP_WAIT_SECONDS,
                 broker_timeout=longest_quiet(),
+            )
+            self.poller = Poller(
+                self.consumer,
+                offsets,
+                poll_timeout=self.options.poll_timeout,
+                should_stop=self.should_stop,
             )
             for topic in self.options.topics:  # every series exists from the start, at 0
                 for counter in (metrics.RECORDS_STORED, metrics.DEAD_LETTERS, metrics.OFFSET_GAPS):
@@ -207,7 +212,7 @@ class ConsumerLoop:
         limit = self.options.batch_size
         if self.options.max_messages is not None:
             limit = min(limit, self.options.max_messages - self.consumed)
-        batch = self._collect(limit)
+        batch = self.poller.collect(limit)
         if batch.messages:
             self.last_activity = time.monotonic()
             started = time.perf_counter()
@@ -223,48 +228,8 @@ class ConsumerLoop:
         self.progress.maybe_log(self._lag, self._parked_count)
         self.reporter.maybe_report(self._partition_lag)
 
-    def _collect(self, limit: int) -> batches.Batch:
-        """Up to `limit` messages without a gap, and how many were fetched.
-
-        `consume(n, timeout)` returns only when it has n messages or the
-        timeout ends, so one long call would hold a trickle of records for
-        the whole timeout. Short calls instead: keep filling while messages
-        come, hand over as soon as a call brings none (or after poll_timeout).
-        Each call's messages are admitted in offset order (`offsets`); a
-        rebalance during a later call drops what was collected of the
-        partitions it took away (`_forget`), so no older version is stored
-        over what their new owner stores.
-        """
-        deadline = time.monotonic() + self.options.poll_timeout
-        self.collecting, fetched = [], 0
-        while fetched < limit and not self.stopping:
-            got = self.consumer.consume(limit - fetched, timeout=FILL_WAIT)
-            fetched += len(got)
-            self.collecting += self.offsets.admit(self._without_kafka_errors(got))
-            if (fetched and not got) or time.monotonic() >= deadline:
-                break
-        messages, self.collecting = self.collecting, []
-        return batches.Batch(messages, fetched=fetched)
-
     def _assignment(self) -> set[Position]:
         return {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
-
-    def _without_kafka_errors(self, messages: list) -> list:
-        good = []
-        for message in messages:
-            error = message.error()
-            if error is None:
-                good.append(message)
-            elif error.code() != KafkaError._PARTITION_EOF:
-                self._log_kafka_error(error)
-        return good
-
-    def _log_kafka_error(self, error: KafkaError) -> None:
-        """An error handed over with the messages: fatal ends the loop, others are logged
-        as the client's `error_cb` logs them (once a minute per code)."""
-        if error.fatal():
-            raise KafkaException(error)
-        log_error(error)
 
     def _handle(self, batch: batches.Batch) -> None:
         """Store one batch, publish its dead letters, and mark its offsets for commit.
@@ -442,14 +407,7 @@ class ConsumerLoop:
         self.holding.left(lost)
 
     def _forget(self, positions: set) -> None:
-        self.offsets.forget(positions)
-        kept = [m for m in self.collecting if position_of(m) not in positions]
-        if len(kept) < len(self.collecting):
-            logger.info(
-                "left %d collected messages of partitions no longer ours",
-                len(self.collecting) - len(kept),
-            )
-        self.collecting = kept
+        self.poller.forget(positions)
         for position in positions:
             self.pending.pop(position, None)
             topic, partition = position

@@ -110,6 +110,25 @@ class FakeConsumer:
         self.seeks.append((tp.topic, tp.partition, tp.offset))
 
 
+class ScriptedConsumer(FakeConsumer):
+    """Hands out one scripted fetch per consume() call, running `before[n]()` before call n."""
+
+    def __init__(self, fetches, before=None, **kwargs):
+        super().__init__(**kwargs)
+        self.fetches = list(fetches)
+        self.before = before or {}
+        self.calls = 0
+
+    def consume(self, limit, timeout):
+        self.calls += 1
+        if self.calls in self.before:
+            self.before[self.calls]()
+        return self.fetches.pop(0) if self.fetches else []
+
+    def assignment(self):
+        return []
+
+
 class FakeProducer:
     """Acknowledges what it is given at `flush` (or refuses all of it when `down`); keeps it."""
 
