@@ -1,14 +1,14 @@
-"""One consumed batch: its messages, decoded and validated, then stored all in one transaction.
+"""One consumed batch, and the step that decodes and validates its messages (docs/consumers.md).
 
 A `Batch` carries its messages from the poll (`poll.py`) to the commit;
 `prepare` decodes and validates them into records by kind and the failures
-that become dead letters. Decoding and validation need no database;
-`prepare` only asks the database (and the broker, for a topic's id) for the
-number of a derived-id range it has not seen yet, once per batch
-(`derived_ids`). `prepare` and `store` are the parts a consumer retries
-when the database is unavailable. Messages of any topic may share a batch:
-users, events and coupons are stored together (users and events first),
-which is what lets one process consume several topics.
+that become dead letters, which the next step stores in one transaction
+(`store.py`). Decoding and validation need no database; `prepare` only asks
+the database (and the broker, for a topic's id) for the number of a
+derived-id range it has not seen yet, once per batch (`derived_ids`).
+Messages of any topic may share a batch: users, events and coupons are
+stored together (users and events first), which is what lets one process
+consume several topics.
 """
 
 from collections import defaultdict
@@ -16,18 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
-from django.db import DatabaseError, transaction
 
-from ingest import services
-from ingest.kafka.backoff import DATABASE_UNAVAILABLE
-from ingest.kafka.dead_letter import Failure, message_source, record_dead_letters
+from ingest.kafka.dead_letter import Failure, message_source
 from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.envelope import DecodeError, decode
 from ingest.kafka.topics import Position, position_of
 from ingest.validation import INPUT_SERIALIZERS, InvalidRecord, validate_records
 
 INVALID_RECORD = "invalid-record"
-REFUSED_BY_DATABASE = "refused-by-database"
+REFUSED_BY_DATABASE = "refused-by-database"  # by `store.write_one_by_one`
 
 
 @dataclass
@@ -136,39 +133,3 @@ def prepare(batch: Batch, derived_ids: DerivedIds) -> Batch:
             if kind == "coupons":
                 batch.coupon_sources[result["id"]] = source
     return batch
-
-
-@transaction.atomic
-def store(batch: Batch) -> services.StoreResult:
-    """Store the batch's records and its dead-letter rows in one transaction."""
-    result = services.store_batch(
-        users=batch.records["users"],
-        events=batch.records["events"],
-        coupons=batch.records["coupons"],
-        source=batch.coupon_sources,
-    )
-    record_dead_letters(batch.failures)
-    return result
-
-
-def store_one_by_one(batch: Batch, derived_ids: DerivedIds) -> Batch:
-    """The fallback when the database refuses a whole batch (not an outage, e.g. a constraint).
-
-    Each message is stored in a transaction of its own, and the ones the
-    database refuses become dead letters, so one such record neither stops
-    the consumer nor takes the rest of its batch with it. Returns the batch
-    with the failures of all its messages.
-    """
-    combined = Batch(batch.messages, fetched=batch.fetched)
-    for message in batch.messages:
-        single = prepare(Batch([message]), derived_ids)  # ids derived already: cached
-        try:
-            store(single)
-        except DATABASE_UNAVAILABLE:
-            raise
-        except DatabaseError as error:
-            failure = Failure.of_message(message, error=str(error), error_kind=REFUSED_BY_DATABASE)
-            single = Batch([message], failures=[failure])
-            store(single)
-        combined.failures += single.failures
-    return combined

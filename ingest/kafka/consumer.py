@@ -28,7 +28,6 @@ outage must hold the same batch (not skip or crash) until it ends.
 """
 
 import contextlib
-import functools
 import logging
 import os
 import socket
@@ -55,7 +54,7 @@ from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
 from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.drains import OutboxDrains
-from ingest.kafka.holding import Holding, Revoked, longest_quiet, max_poll_interval_ms
+from ingest.kafka.holding import Holding, longest_quiet, max_poll_interval_ms
 from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
 from ingest.kafka.logs import with_logging
 from ingest.kafka.offsets import Offsets
@@ -63,6 +62,7 @@ from ingest.kafka.parked import parked_upkeep
 from ingest.kafka.poll import Poller
 from ingest.kafka.progress import Progress
 from ingest.kafka.reporting import Reporter
+from ingest.kafka.store import Store
 from ingest.kafka.topics import Position, kind_of_topic, topic_name
 from ingest.models import ParkedCoupon
 
@@ -122,6 +122,7 @@ class ConsumerLoop:
         self.consumer: Consumer | None = None
         self.holding: Holding | None = None
         self.poller: Poller | None = None
+        self.store: Store | None = None
         self.producer = None
         self.drains = OutboxDrains(should_stop=self.should_stop)
         self.derived_ids = DerivedIds(options.bootstrap_servers)
@@ -156,6 +157,7 @@ class ConsumerLoop:
                 gap_wait=settings.CONSUMER_GAP_WAIT_SECONDS,
                 broker_timeout=longest_quiet(),
             )
+            self.store = Store(self.holding, self.derived_ids, should_stop=self.should_stop)
             self.poller = Poller(
                 self.consumer,
                 offsets,
@@ -237,11 +239,10 @@ class ConsumerLoop:
         Waits out an outage with the partitions paused (`holding`), then
         resumes them; records of partitions revoked meanwhile are not stored.
         """
-        batch = self._store_held(batch)
+        batch = self.store.store(batch)
         if batch is None:
             self.holding.resume("every held record went to other members")
             return
-        self.holding.hold(set())  # stored: a new owner replaying it now changes nothing
         retry(
             lambda: publish_dead_letters(
                 self.producer, batch.failures, timeout=DEAD_LETTER_TIMEOUT
@@ -264,57 +265,6 @@ class ConsumerLoop:
             if position in assigned:  # a partition lost meanwhile is its new owner's to commit
                 self.pending[position] = max(offset, self.pending.get(position, 0))
 
-    def _store_held(self, batch: batches.Batch) -> batches.Batch | None:
-        """Store `batch` however long the database is unavailable.
-
-        Returns the batch stored: fewer messages than given when partitions
-        were revoked during the wait (their new owner stores those), and
-        None when none of them is ours any more.
-        """
-        self.holding.hold(batch.positions)
-        while True:
-            try:
-                prepare = functools.partial(batches.prepare, batch, self.derived_ids)
-                prepared = self._retry_store(
-                    functools.partial(self._polling, prepare, what=f"preparing {batch.size}"),
-                    f"deriving ids for a batch of {batch.size}",
-                    batch.size,
-                    retry_on=(*DATABASE_UNAVAILABLE, KafkaException),  # the topic id: the broker
-                )
-                return self._store(prepared)
-            except Revoked as revoked:
-                kept = batch.without(revoked.positions)
-                logger.info(
-                    "dropped %d held records of %s, revoked during the wait: "
-                    "their new owner stores them",
-                    batch.size - kept.size,
-                    revoked,
-                )
-                batch = kept
-                if not batch.messages:
-                    return None
-
-    def _store(self, batch: batches.Batch) -> batches.Batch:
-        try:
-            self._retry_store(
-                lambda: self.holding.run_writing(
-                    lambda: batches.store(batch), what=f"storing {batch.size}"
-                ),
-                f"storing a batch of {batch.size}",
-                batch.size,
-            )
-        except DatabaseError:
-            logger.exception("the database refused a batch; storing its messages one by one")
-            batch = self._retry_store(
-                lambda: self.holding.run_writing(
-                    lambda: batches.store_one_by_one(batch, self.derived_ids),
-                    what=f"storing {batch.size} one by one",
-                ),
-                f"storing {batch.size} one by one",
-                batch.size,
-            )
-        return batch
-
     def _count(self, batch: batches.Batch) -> None:
         """Per topic, what a committed batch stored (or parked) and dead-lettered.
 
@@ -330,24 +280,6 @@ class ConsumerLoop:
                 metrics.RECORDS_STORED.labels(topic).inc(stored)
             if dead[topic]:
                 metrics.DEAD_LETTERS.labels(topic).inc(dead[topic])
-
-    def _retry_store(self, step, what: str, records: int, retry_on=DATABASE_UNAVAILABLE):
-        """Retry a storing step through an outage, holding `records` with the partitions paused."""
-
-        def unavailable(error: BaseException) -> None:
-            drop_database_connections()
-            cause = " ".join(str(error).split())  # one line, whatever the driver says
-            down = "Kafka" if isinstance(error, KafkaException) else "database"
-            self.holding.pause(f"{down} unavailable: {cause}; holding {records} records")
-
-        return retry(
-            step,
-            what=what,
-            retry_on=retry_on,
-            should_stop=self.should_stop,
-            on_failure=unavailable,
-            wait=self.holding.wait,
-        )
 
     def _commit_pending(self, only: set | None = None, *, polling: bool = False) -> None:
         """Commit stored offsets synchronously; on failure keep them for the next attempt.

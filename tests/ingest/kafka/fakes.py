@@ -129,6 +129,31 @@ class ScriptedConsumer(FakeConsumer):
         return []
 
 
+class PollingConsumer:
+    """Counts pauses, resumes and polls of its partitions; runs `on_poll` at the first poll
+    (a rebalance served while the loop waits)."""
+
+    def __init__(self, assigned=(("users", 0),)):
+        self.assigned = [TopicPartition(topic, partition) for topic, partition in assigned]
+        self.paused = self.resumed = self.polls = 0
+        self.on_poll = None
+
+    def assignment(self):
+        return list(self.assigned)
+
+    def pause(self, partitions):
+        self.paused += 1
+
+    def resume(self, partitions):
+        self.resumed += 1
+
+    def poll(self, timeout):
+        self.polls += 1
+        if self.polls == 1 and self.on_poll:
+            self.on_poll()
+        return None
+
+
 class FakeProducer:
     """Acknowledges what it is given at `flush` (or refuses all of it when `down`); keeps it."""
 

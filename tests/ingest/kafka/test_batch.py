@@ -1,13 +1,12 @@
-"""One consumed batch (ingest/kafka/batch.py): decoded and validated, then stored in one go."""
+"""One consumed batch (ingest/kafka/batch.py): its messages, decoded and validated."""
 
 from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import TIMESTAMP_CREATE_TIME
 
-from ingest.kafka.batch import INVALID_RECORD, Batch, prepare, store
+from ingest.kafka.batch import INVALID_RECORD, Batch, prepare
 from ingest.kafka.derived_ids import DerivedIds
-from ingest.models import Coupon, DeadLetter, ParkedCoupon, User
 from tests.ingest.kafka.fakes import FakeMessage, record_message
 from tests.records import coupon, event, user
 
@@ -124,29 +123,3 @@ def test_records_without_an_id_get_the_same_derived_id_each_time_their_message_i
     other = prepared([record_message("users", 0, 6, user())])
     assert first == again
     assert other.records["users"][0]["id"] != first
-
-
-@pytest.mark.django_db
-def test_storing_a_batch_stores_its_coupon_with_the_user_and_event_that_came_after_it():
-    batch = prepared(
-        [
-            record_message("coupons", 0, 0, coupon(9, 1, [10])),
-            record_message("users", 0, 0, user(1)),
-            record_message("events", 0, 0, event(10)),
-        ]
-    )
-    result = store(batch)
-    assert result.coupons == [9]
-    assert Coupon.objects.filter(pk=9, user_id=1).exists()
-    assert not ParkedCoupon.objects.exists()
-
-
-@pytest.mark.django_db
-def test_storing_a_batch_writes_a_dead_letter_row_per_failure_and_a_replay_writes_none():
-    messages = [record_message("users", 0, 0, user(1)), record_message("users", 0, 1, b"nope")]
-    store(prepared(messages))
-    store(prepared(messages))  # the same batch again, as after a crash
-    assert list(User.objects.values_list("pk", flat=True)) == [1]
-    [row] = DeadLetter.objects.all()
-    assert (row.topic, row.partition, row.offset) == ("users", 0, 1)
-    assert row.reason.startswith("invalid-json: ")

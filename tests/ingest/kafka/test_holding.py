@@ -3,29 +3,7 @@
 import threading
 
 from ingest.kafka.holding import Holding, longest_quiet
-
-
-class PollingConsumer:
-    """Counts pauses, resumes and polls; runs `on_poll` at the first poll (a rebalance)."""
-
-    def __init__(self):
-        self.paused = self.resumed = self.polls = 0
-        self.on_poll = None
-
-    def assignment(self):
-        return ["users[0]"]
-
-    def pause(self, partitions):
-        self.paused += 1
-
-    def resume(self, partitions):
-        self.resumed += 1
-
-    def poll(self, timeout):
-        self.polls += 1
-        if self.polls == 1 and self.on_poll:
-            self.on_poll()
-        return None
+from tests.ingest.kafka.fakes import PollingConsumer
 
 
 def test_quick_work_neither_pauses_nor_polls():
