@@ -51,7 +51,7 @@ from ingest.kafka.backoff import (
     retry,
 )
 from ingest.kafka.client_config import client_config, redacted
-from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
+from ingest.kafka.dead_letter import PUBLISH_TIMEOUT, DeadLetterPublisher, dead_letter_producer
 from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.drains import OutboxDrains
 from ingest.kafka.holding import Holding, longest_quiet, max_poll_interval_ms
@@ -69,7 +69,6 @@ from ingest.models import ParkedCoupon
 logger = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL = 5.0
-DEAD_LETTER_TIMEOUT = 10.0
 
 
 @dataclass
@@ -123,6 +122,7 @@ class ConsumerLoop:
         self.holding: Holding | None = None
         self.poller: Poller | None = None
         self.store: Store | None = None
+        self.dead_letters: DeadLetterPublisher | None = None
         self.producer = None
         self.drains = OutboxDrains(should_stop=self.should_stop)
         self.derived_ids = DerivedIds(options.bootstrap_servers)
@@ -156,6 +156,9 @@ class ConsumerLoop:
                 self.consumer,
                 gap_wait=settings.CONSUMER_GAP_WAIT_SECONDS,
                 broker_timeout=longest_quiet(),
+            )
+            self.dead_letters = DeadLetterPublisher(
+                self.producer, self.holding, should_stop=self.should_stop
             )
             self.store = Store(self.holding, self.derived_ids, should_stop=self.should_stop)
             self.poller = Poller(
@@ -243,18 +246,7 @@ class ConsumerLoop:
         if batch is None:
             self.holding.resume("every held record went to other members")
             return
-        retry(
-            lambda: publish_dead_letters(
-                self.producer, batch.failures, timeout=DEAD_LETTER_TIMEOUT
-            ),
-            what=f"publishing {len(batch.failures)} dead letters",
-            retry_on=(KafkaException, BufferError),
-            should_stop=self.should_stop,
-            on_failure=lambda error: self.holding.pause(
-                f"Kafka unavailable: {error}; holding {len(batch.failures)} dead letters"
-            ),
-            wait=self.holding.wait,
-        )
+        self.dead_letters.publish(batch.failures)
         self.holding.resume(f"stored the held {batch.size} records")
         logger.debug("stored a batch of %d (%d dead letters)", batch.size, len(batch.failures))
         self.consumed += batch.size
@@ -411,7 +403,7 @@ class ConsumerLoop:
             self.holding.close()  # the worker thread may still be using the consumer
             self.consumer.close()  # leaves the group at once
         if self.producer is not None:
-            self.producer.flush(DEAD_LETTER_TIMEOUT)
+            self.producer.flush(PUBLISH_TIMEOUT)
         drop_database_connections()
         logger.info(
             "consumer closed after %d messages in %.1f s, %.1f s of it draining outboxes",

@@ -20,12 +20,15 @@ from django.db import transaction
 
 from betreco import metrics
 from ingest import parking, services
-from ingest.kafka.dead_letter import Failure, publish_unpublished, record_dead_letters
+from ingest.kafka.dead_letter import (
+    PUBLISH_TIMEOUT,
+    Failure,
+    publish_unpublished,
+    record_dead_letters,
+)
 from ingest.models import DeadLetter, ParkedCoupon
 
 logger = logging.getLogger("ingest.kafka.consumer")
-
-PUBLISH_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
