@@ -27,7 +27,6 @@ per batch, dead letters carry their reason in headers, and a database
 outage must hold the same batch (not skip or crash) until it ends.
 """
 
-import contextlib
 import logging
 import os
 import socket
@@ -35,7 +34,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
@@ -61,9 +60,10 @@ from ingest.kafka.offsets import Offsets
 from ingest.kafka.parked import parked_upkeep
 from ingest.kafka.poll import Poller
 from ingest.kafka.progress import Progress
+from ingest.kafka.rebalance import Partitions
 from ingest.kafka.reporting import Reporter
 from ingest.kafka.store import Store
-from ingest.kafka.topics import Position, kind_of_topic, topic_name
+from ingest.kafka.topics import kind_of_topic, topic_name
 from ingest.models import ParkedCoupon
 
 logger = logging.getLogger(__name__)
@@ -111,16 +111,15 @@ class ConsumerLoop:
         self.options = options
         self.kinds = [kind_of_topic(topic) for topic in options.topics]
         self.stopping = False
-        self.pending: dict[tuple[str, int], int] = {}  # stored, not yet committed
         self.progress = Progress(idle_interval=settings.CONSUMER_IDLE_LOG_INTERVAL)
         self.reporter = Reporter(f"{socket.gethostname()}:{os.getpid()}")
         self.consumed = 0
         self.last_activity = time.monotonic()
-        self.assigned_once = False
         self.next_maintenance = 0.0
         self.consumer: Consumer | None = None
         self.holding: Holding | None = None
         self.poller: Poller | None = None
+        self.partitions: Partitions | None = None
         self.store: Store | None = None
         self.dead_letters: DeadLetterPublisher | None = None
         self.producer = None
@@ -171,12 +170,13 @@ class ConsumerLoop:
                 for counter in (metrics.RECORDS_STORED, metrics.DEAD_LETTERS, metrics.OFFSET_GAPS):
                     counter.labels(topic)
             self.drains.runner = self._drain_polling
-            self.consumer.subscribe(
-                self.options.topics,
-                on_assign=self._assigned,
-                on_revoke=self._revoked,
-                on_lost=self._lost,
+            self.partitions = Partitions(
+                self.consumer,
+                holding=self.holding,
+                poller=self.poller,
+                derived_ids=self.derived_ids,
             )
+            self.partitions.subscribe(self.options.topics)
             logger.info(
                 "consuming %s as group %r, batches of up to %d",
                 ", ".join(self.options.topics),
@@ -209,9 +209,10 @@ class ConsumerLoop:
         # Joining the group takes a while (longer when a killed member must
         # time out first): until the first assignment, wait longer.
         limit = options.until_idle
-        if not self.assigned_once:
+        assigned_at = self.partitions.assigned_at if self.partitions else None
+        if assigned_at is None:
             limit += 3 * settings.KAFKA_SESSION_TIMEOUT_MS / 1000
-        return time.monotonic() - self.last_activity >= limit
+        return time.monotonic() - max(self.last_activity, assigned_at or 0) >= limit
 
     def _iteration(self) -> None:
         limit = self.options.batch_size
@@ -223,7 +224,7 @@ class ConsumerLoop:
             started = time.perf_counter()
             self._handle(batch)
             crash_point("after-store")
-        self._commit_pending(polling=True)
+        self.partitions.commit(polling=True)
         if batch.messages:
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)
             crash_point("after-offsets")
@@ -232,9 +233,6 @@ class ConsumerLoop:
         self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
         self.progress.maybe_log(self._lag, self._parked_count)
         self.reporter.maybe_report(self._partition_lag)
-
-    def _assignment(self) -> set[Position]:
-        return {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
 
     def _handle(self, batch: batches.Batch) -> None:
         """Store one batch, publish its dead letters, and mark its offsets for commit.
@@ -252,10 +250,7 @@ class ConsumerLoop:
         self.consumed += batch.size
         self.progress.batch_done(batch.size, len(batch.failures))
         self._count(batch)
-        assigned = self._assignment()
-        for position, offset in batch.next_offsets.items():
-            if position in assigned:  # a partition lost meanwhile is its new owner's to commit
-                self.pending[position] = max(offset, self.pending.get(position, 0))
+        self.partitions.stored(batch)
 
     def _count(self, batch: batches.Batch) -> None:
         """Per topic, what a committed batch stored (or parked) and dead-lettered.
@@ -272,72 +267,6 @@ class ConsumerLoop:
                 metrics.RECORDS_STORED.labels(topic).inc(stored)
             if dead[topic]:
                 metrics.DEAD_LETTERS.labels(topic).inc(dead[topic])
-
-    def _commit_pending(self, only: set | None = None, *, polling: bool = False) -> None:
-        """Commit stored offsets synchronously; on failure keep them for the next attempt.
-
-        `polling`: a commit queued behind a rebalance can wait for as long as
-        the group takes to form again, so it runs beside the poll loop
-        (`Holding.run_polling`). Rebalance callbacks and closing commit inline.
-        """
-        offsets = [
-            TopicPartition(topic, partition, offset)
-            for (topic, partition), offset in self.pending.items()
-            if only is None or (topic, partition) in only
-        ]
-        if not offsets:
-            return
-
-        def commit():
-            return self.consumer.commit(offsets=offsets, asynchronous=False)
-
-        try:
-            if polling:
-                committed, _ = self.holding.run_polling(commit, what="committing offsets")
-            else:
-                committed = commit()
-        except KafkaException as error:
-            logger.warning("committing offsets failed, will retry: %s", error)
-            return
-        for tp in committed or offsets:
-            if tp.error is None:
-                self.pending.pop((tp.topic, tp.partition), None)
-            else:
-                logger.warning("committing %s[%d] failed: %s", tp.topic, tp.partition, tp.error)
-
-    def _assigned(self, _consumer, partitions) -> None:
-        self.last_activity = time.monotonic()
-        self.assigned_once = True
-        logger.info("assigned %s", _describe(partitions))
-        # A topic recreated, or a broker started again, comes back as an assignment.
-        self.derived_ids.forget_topics({tp.topic for tp in partitions})
-        self.holding.assigned(partitions)  # paused at once if we are waiting
-
-    def _revoked(self, _consumer, partitions) -> None:
-        """Commit what is stored of the partitions leaving us, then forget them."""
-        logger.info("revoked %s", _describe(partitions))
-        leaving = {(tp.topic, tp.partition) for tp in partitions}
-        self.holding.finish_work()
-        self._commit_pending(only=leaving)
-        self._forget(leaving)
-        self.holding.left(leaving)
-
-    def _lost(self, _consumer, partitions) -> None:
-        logger.warning(
-            "lost %s (their uncommitted batch will be redelivered)", _describe(partitions)
-        )
-        lost = {(tp.topic, tp.partition) for tp in partitions}
-        self._forget(lost)
-        self.holding.left(lost)
-
-    def _forget(self, positions: set) -> None:
-        self.poller.forget(positions)
-        for position in positions:
-            self.pending.pop(position, None)
-            topic, partition = position
-            # No lag of ours to report for a partition another member now holds.
-            with contextlib.suppress(KeyError):
-                metrics.CONSUMER_LAG.remove(topic, str(partition))
 
     def _maintain(self) -> None:
         """Now and then: parked coupons' upkeep, and a drain (events end without any write)."""
@@ -398,7 +327,7 @@ class ConsumerLoop:
 
     def _close(self) -> None:
         if self.consumer is not None:
-            self._commit_pending()
+            self.partitions.commit()
             self.reporter.report(self._partition_lag())
             self.holding.close()  # the worker thread may still be using the consumer
             self.consumer.close()  # leaves the group at once
@@ -411,7 +340,3 @@ class ConsumerLoop:
             time.monotonic() - self.started,
             self.drains.seconds,
         )
-
-
-def _describe(partitions) -> str:
-    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"

@@ -14,6 +14,7 @@ Reporting never fails the loop: a database error is logged (once a
 minute at most) and the counts wait in memory for the next report.
 """
 
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 
 from django.db import DatabaseError, connection, transaction
 
+from betreco import metrics
 from ingest.kafka.lag import PartitionLag
 from ingest.models import ConsumerStat
 from ingest.models import PartitionLag as PartitionLagRow
@@ -161,6 +163,13 @@ class Reporter:
         if now - self._error_logged_at >= ERROR_LOG_INTERVAL:
             self._error_logged_at = now
             logger.warning("status figures not reported this time (kept for later): %s", error)
+
+
+def forget_lag(positions) -> None:
+    """Drop the lag gauge (`betreco_consumer_lag`) of partitions no longer this consumer's."""
+    for topic, partition in positions:
+        with contextlib.suppress(KeyError):
+            metrics.CONSUMER_LAG.remove(topic, str(partition))
 
 
 def keep_recent(counts: dict, *, now: float) -> None:

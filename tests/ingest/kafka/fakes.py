@@ -83,13 +83,43 @@ def offsets_of(admitted):
 
 
 class FakeConsumer:
-    """Committed offsets and a log start per partition; records every seek."""
+    """Committed offsets and a log start per partition; records every seek and commit.
 
-    def __init__(self, committed=None, log_start=0, broken=False):
+    `assigned`: its partitions; `refuse_commits`: a commit raises, as when the
+    group is rebalancing or the broker is away.
+    """
+
+    def __init__(self, committed=None, log_start=0, broken=False, assigned=()):
         self.committed_offsets = committed or {}
         self.log_start = log_start
         self.broken = broken
+        self.assigned = [TopicPartition(topic, partition) for topic, partition in assigned]
+        self.refuse_commits = False
         self.seeks: list[tuple[str, int, int]] = []
+        self.commits: list[dict[tuple[str, int], int]] = []
+
+    def assignment(self):
+        return list(self.assigned)
+
+    def commit(self, offsets, asynchronous):
+        if self.refuse_commits:
+            raise KafkaException("the group is rebalancing")
+        self.commits.append({(tp.topic, tp.partition): tp.offset for tp in offsets})
+        for tp in offsets:
+            self.committed_offsets[(tp.topic, tp.partition)] = tp.offset
+        return offsets
+
+    def subscribe(self, topics, on_assign, on_revoke, on_lost):
+        self.subscribed = (topics, on_assign, on_revoke, on_lost)
+
+    def pause(self, partitions):
+        pass
+
+    def resume(self, partitions):
+        pass
+
+    def poll(self, timeout):
+        return None
 
     def committed(self, partitions, timeout):
         if self.broken:
@@ -124,9 +154,6 @@ class ScriptedConsumer(FakeConsumer):
         if self.calls in self.before:
             self.before[self.calls]()
         return self.fetches.pop(0) if self.fetches else []
-
-    def assignment(self):
-        return []
 
 
 class PollingConsumer:

@@ -3,7 +3,7 @@
 import logging
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException
 
 from ingest.kafka.offsets import Offsets
 from ingest.kafka.poll import Poller
@@ -78,41 +78,3 @@ def test_a_fatal_error_ends_the_loop():
     consumer = ScriptedConsumer([[Failed(KafkaError._FATAL, fatal=True)]])
     with pytest.raises(KafkaException):
         poller_of(consumer).collect(limit=100)
-
-
-def loop_over(consumer):
-    from ingest.kafka.consumer import ConsumerLoop, ConsumerOptions
-    from ingest.kafka.holding import Holding
-
-    loop = ConsumerLoop(ConsumerOptions(topics=["users"], batch_size=100, poll_timeout=5))
-    loop.consumer = consumer
-    loop.holding = Holding(consumer, should_stop=loop.should_stop)
-    loop.poller = poller_of(consumer)
-    return loop
-
-
-def test_messages_collected_before_their_partition_was_revoked_are_not_stored():
-    consumer = ScriptedConsumer(
-        [messages("users", 0, [0, 1]) + messages("users", 1, [0]), messages("users", 1, [1])],
-        before={2: lambda: loop._revoked(consumer, [TopicPartition("users", 0)])},
-    )
-    loop = loop_over(consumer)
-    batch = loop.poller.collect(limit=100)
-    assert offsets_of(batch.messages) == [("users", 1, 0), ("users", 1, 1)]
-    assert batch.fetched == 4
-
-
-def test_a_partition_given_back_in_the_same_collect_resumes_at_the_new_committed_offset():
-    consumer = ScriptedConsumer(
-        [messages("users", 0, [0, 1]), messages("users", 0, [2, 5])],
-        committed={("users", 0): 0},
-    )
-
-    def revoke_and_give_back():
-        loop._revoked(consumer, [TopicPartition("users", 0)])
-        consumer.committed_offsets[("users", 0)] = 5  # another member stored 0..4 meanwhile
-
-    consumer.before = {2: revoke_and_give_back}
-    loop = loop_over(consumer)
-    batch = loop.poller.collect(limit=100)
-    assert offsets_of(batch.messages) == [("users", 0, 5)]
