@@ -1,74 +1,64 @@
-"""The consumer loop (docs/consumers.md): consume a batch, store it in one transaction, commit.
+"""The consumer loop (docs/consumers.md): it drives a batch through the steps, each a module.
 
-Each iteration:
+Each iteration hands one batch on, in order:
 
-1. `consume` up to `batch_size` messages of any subscribed topic;
-2. decode and validate them (`batch.prepare`); what can never be stored
-   becomes a dead letter;
-3. store the valid records and the dead-letter rows in one transaction,
-   retried with backoff while the database is unavailable, the partitions
-   paused and polled meanwhile so that the group keeps us (`holding`);
-4. produce the dead letters and wait for the broker's acknowledgement;
-5. commit the batch's offsets synchronously, only now;
-6. drain the outboxes the batch wrote to (recommendation refreshes,
-   `drains`): at once when the flow pauses, coalesced while it is high;
-   a drain that runs long (a full rebuild taken over) runs with the
-   partitions paused and polled, like an outage.
+1. poll (`poll.py`): up to `batch_size` messages of any subscribed topic,
+   in offset order and without a gap (`offsets.py`);
+2. decode and validate (`batch.py`), then store the valid records and the
+   dead-letter rows in one transaction (`store.py`), retried while the
+   database is unavailable with the partitions paused and polled, so that
+   the group keeps us (`holding.py`);
+3. dead letters (`dead_letter.py`): produced, and the broker's
+   acknowledgement awaited;
+4. commit (`rebalance.py`) the batch's offsets synchronously, only now; a
+   rebalance commits what is stored before a partition leaves;
+5. drain the outboxes the batch wrote to (recommendation refreshes,
+   `drains.py`): at once when the flow pauses, coalesced while it is high,
+   in the worker thread and polled beside if it runs long.
 
 A crash at any point replays the uncommitted batch, which the idempotent
 upserts store as if for the first time; work owed after a commit waits in
-the database for the next drain. Every few seconds the loop logs a
-progress line, reports its figures for the status page (`reporting`) and
-looks after parked coupons (`parked`).
+the database for the next drain. What the loop counts goes to `reporting.py`
+(metrics, the progress line, the status page), and every few seconds it
+looks after parked coupons (`parked.py`).
 
-The loop is written on confluent-kafka directly, not on a stream-processing
-library, because one process consumes several topics into one transaction
-per batch, dead letters carry their reason in headers, and a database
-outage must hold the same batch (not skip or crash) until it ends.
+The steps follow sentry-arroyo's processing strategies, but the loop is
+written on confluent-kafka directly: one process consumes several topics
+into one transaction per batch, dead letters carry their reason in headers,
+and a database outage must hold the same batch (not skip or crash) until it
+ends.
 """
 
 import logging
 import os
 import socket
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import Consumer, KafkaException, Producer
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import close_old_connections
 
 from betreco import metrics
 from betreco.crashpoints import crash_point
-from ingest.kafka import batch as batches
 from ingest.kafka.admin import ensure_topics, wait_for_broker
-from ingest.kafka.backoff import (
-    DATABASE_UNAVAILABLE,
-    Stopped,
-    bound_database_waits,
-    drop_database_connections,
-    retry,
-)
+from ingest.kafka.backoff import Stopped, bound_database_waits, drop_database_connections, retry
+from ingest.kafka.batch import Batch
 from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import PUBLISH_TIMEOUT, DeadLetterPublisher, dead_letter_producer
 from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.drains import OutboxDrains
 from ingest.kafka.holding import Holding, longest_quiet, max_poll_interval_ms
-from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
 from ingest.kafka.logs import with_logging
 from ingest.kafka.offsets import Offsets
-from ingest.kafka.parked import parked_upkeep
+from ingest.kafka.parked import ParkedUpkeep
 from ingest.kafka.poll import Poller
-from ingest.kafka.progress import Progress
 from ingest.kafka.rebalance import Partitions
-from ingest.kafka.reporting import Reporter
+from ingest.kafka.reporting import Figures
 from ingest.kafka.store import Store
-from ingest.kafka.topics import kind_of_topic, topic_name
-from ingest.models import ParkedCoupon
+from ingest.kafka.topics import kind_of_topic
 
 logger = logging.getLogger(__name__)
-
-MAINTENANCE_INTERVAL = 5.0
 
 
 @dataclass
@@ -111,21 +101,12 @@ class ConsumerLoop:
         self.options = options
         self.kinds = [kind_of_topic(topic) for topic in options.topics]
         self.stopping = False
-        self.progress = Progress(idle_interval=settings.CONSUMER_IDLE_LOG_INTERVAL)
-        self.reporter = Reporter(f"{socket.gethostname()}:{os.getpid()}")
         self.consumed = 0
-        self.last_activity = time.monotonic()
-        self.next_maintenance = 0.0
-        self.consumer: Consumer | None = None
-        self.holding: Holding | None = None
-        self.poller: Poller | None = None
-        self.partitions: Partitions | None = None
-        self.store: Store | None = None
-        self.dead_letters: DeadLetterPublisher | None = None
-        self.producer = None
-        self.drains = OutboxDrains(should_stop=self.should_stop)
+        self.started = self.last_activity = time.monotonic()
+        self.drains = OutboxDrains(should_stop=self.should_stop)  # refuses to run without one
         self.derived_ids = DerivedIds(options.bootstrap_servers)
-        self.started = time.monotonic()
+        self.producer: Producer | None = None
+        self.consumer: Consumer | None = None
 
     def stop(self, *_args) -> None:
         if not self.stopping:
@@ -148,41 +129,8 @@ class ConsumerLoop:
                 should_stop=self.should_stop,
             )
             self.producer = dead_letter_producer(self.options.bootstrap_servers)
-            self.drains.run()  # whatever a process that died before us still owed
-            self.consumer = Consumer(consumer_config(self.options))
-            self.holding = Holding(self.consumer, should_stop=self.should_stop)
-            offsets = Offsets(
-                self.consumer,
-                gap_wait=settings.CONSUMER_GAP_WAIT_SECONDS,
-                broker_timeout=longest_quiet(),
-            )
-            self.dead_letters = DeadLetterPublisher(
-                self.producer, self.holding, should_stop=self.should_stop
-            )
-            self.store = Store(self.holding, self.derived_ids, should_stop=self.should_stop)
-            self.poller = Poller(
-                self.consumer,
-                offsets,
-                poll_timeout=self.options.poll_timeout,
-                should_stop=self.should_stop,
-            )
-            for topic in self.options.topics:  # every series exists from the start, at 0
-                for counter in (metrics.RECORDS_STORED, metrics.DEAD_LETTERS, metrics.OFFSET_GAPS):
-                    counter.labels(topic)
-            self.drains.runner = self._drain_polling
-            self.partitions = Partitions(
-                self.consumer,
-                holding=self.holding,
-                poller=self.poller,
-                derived_ids=self.derived_ids,
-            )
-            self.partitions.subscribe(self.options.topics)
-            logger.info(
-                "consuming %s as group %r, batches of up to %d",
-                ", ".join(self.options.topics),
-                self.options.group_id,
-                self.options.batch_size,
-            )
+            self.drains.drain()  # whatever a process that died before us still owed
+            self._join()
             while not self._finished():
                 self._iteration()
         except Stopped:
@@ -191,12 +139,31 @@ class ConsumerLoop:
             self._close()
         return self.consumed
 
-    def _drain_polling(self, work) -> None:
-        """Drains run in a worker thread, the partitions paused and polled if they run long."""
-        _, paused = self.holding.run_polling(work, what="draining outboxes")
-        if paused:
-            # Paused, no message could come: that was no idle time (`--until-idle`).
-            self.last_activity = time.monotonic()
+    def _join(self) -> None:
+        """The steps around a new consumer, then the subscription."""
+        self.consumer = consumer = Consumer(consumer_config(self.options))
+        stop = self.should_stop
+        self.holding = Holding(consumer, should_stop=stop)
+        offsets = Offsets(
+            consumer, gap_wait=settings.CONSUMER_GAP_WAIT_SECONDS, broker_timeout=longest_quiet()
+        )
+        self.poller = Poller(
+            consumer, offsets, poll_timeout=self.options.poll_timeout, should_stop=stop
+        )
+        self.store = Store(self.holding, self.derived_ids, should_stop=stop)
+        self.dead_letters = DeadLetterPublisher(self.producer, self.holding, should_stop=stop)
+        self.partitions = Partitions(
+            consumer, holding=self.holding, poller=self.poller, derived_ids=self.derived_ids
+        )
+        self.figures = Figures(consumer, self.options.topics)
+        self.parked = ParkedUpkeep(self.producer, self.holding)
+        self.partitions.subscribe(self.options.topics)
+        logger.info(
+            "consuming %s as group %r, batches of up to %d",
+            ", ".join(self.options.topics),
+            self.options.group_id,
+            self.options.batch_size,
+        )
 
     def _finished(self) -> bool:
         options = self.options
@@ -208,8 +175,7 @@ class ConsumerLoop:
             return False
         # Joining the group takes a while (longer when a killed member must
         # time out first): until the first assignment, wait longer.
-        limit = options.until_idle
-        assigned_at = self.partitions.assigned_at if self.partitions else None
+        limit, assigned_at = options.until_idle, self.partitions.assigned_at
         if assigned_at is None:
             limit += 3 * settings.KAFKA_SESSION_TIMEOUT_MS / 1000
         return time.monotonic() - max(self.last_activity, assigned_at or 0) >= limit
@@ -220,115 +186,59 @@ class ConsumerLoop:
             limit = min(limit, self.options.max_messages - self.consumed)
         batch = self.poller.collect(limit)
         if batch.messages:
-            self.last_activity = time.monotonic()
-            started = time.perf_counter()
             self._handle(batch)
-            crash_point("after-store")
-        self.partitions.commit(polling=True)
-        if batch.messages:
-            metrics.BATCH_DURATION.observe(time.perf_counter() - started)
-            crash_point("after-offsets")
-            self.drains.after_batch(flow_paused=batch.fetched < limit)
-        self._maintain()
+            if self.drains.due(flow_paused=batch.fetched < limit):
+                self._drain()
+        else:
+            self.partitions.commit(polling=True)  # what an earlier attempt could not commit
+        self._upkeep()
         self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
-        self.progress.maybe_log(self._lag, self._parked_count)
-        self.reporter.maybe_report(self._partition_lag)
+        self.figures.maybe_report()
 
-    def _handle(self, batch: batches.Batch) -> None:
-        """Store one batch, publish its dead letters, and mark its offsets for commit.
+    def _handle(self, batch: Batch) -> None:
+        """Store, dead letters, commit; the batch is held from its store to its dead letters.
 
         Waits out an outage with the partitions paused (`holding`), then
         resumes them; records of partitions revoked meanwhile are not stored.
         """
-        batch = self.store.store(batch)
-        if batch is None:
+        self.last_activity = time.monotonic()
+        started = time.perf_counter()
+        stored = self.store.store(batch)  # None: every partition of it left us meanwhile
+        if stored is None:
             self.holding.resume("every held record went to other members")
+        else:
+            self.dead_letters.publish(stored.failures)
+            self.holding.resume(f"stored the held {stored.size} records")
+            logger.debug(
+                "stored a batch of %d (%d dead letters)", stored.size, len(stored.failures)
+            )
+            self.consumed += stored.size
+            self.figures.batch_done(stored)
+        crash_point("after-store")
+        self.partitions.commit(stored, polling=True)
+        metrics.BATCH_DURATION.observe(time.perf_counter() - started)
+        crash_point("after-offsets")
+
+    def _drain(self) -> None:
+        """Drains run in the worker thread, the partitions paused and polled if they run long."""
+        _, paused = self.holding.run_polling(self.drains.drain, what="draining outboxes")
+        if paused:  # no message could come meanwhile: that was no idle time (`--until-idle`)
+            self.last_activity = time.monotonic()
+
+    def _upkeep(self) -> None:
+        """Every few seconds: parked coupons, a drain (events end without any write), gauges."""
+        if not self.parked.due():
             return
-        self.dead_letters.publish(batch.failures)
-        self.holding.resume(f"stored the held {batch.size} records")
-        logger.debug("stored a batch of %d (%d dead letters)", batch.size, len(batch.failures))
-        self.consumed += batch.size
-        self.progress.batch_done(batch.size, len(batch.failures))
-        self._count(batch)
-        self.partitions.stored(batch)
-
-    def _count(self, batch: batches.Batch) -> None:
-        """Per topic, what a committed batch stored (or parked) and dead-lettered.
-
-        Into the metrics (`betreco_records_stored`, `betreco_dead_letters`)
-        and the figures reported to the database for the status page.
-        """
-        handled = Counter(message.topic() for message in batch.messages)
-        dead = Counter(failure.topic for failure in batch.failures)
-        for topic in handled.keys() | dead.keys():
-            stored = max(handled[topic] - dead[topic], 0)
-            self.reporter.count(topic, stored=stored, dead_lettered=dead[topic])
-            if stored:
-                metrics.RECORDS_STORED.labels(topic).inc(stored)
-            if dead[topic]:
-                metrics.DEAD_LETTERS.labels(topic).inc(dead[topic])
-
-    def _maintain(self) -> None:
-        """Now and then: parked coupons' upkeep, and a drain (events end without any write)."""
-        now = time.monotonic()
-        if now < self.next_maintenance:
-            return
-        interval = min(MAINTENANCE_INTERVAL, max(settings.PARKED_TIMEOUT_SECONDS / 2, 0.5))
-        self.next_maintenance = now + interval
         close_old_connections()  # renews the connection in idle times too
-        try:
-            # Releasing thousands of parked coupons takes seconds: a write, run like a store.
-            upkeep = self.holding.run_writing(
-                lambda: parked_upkeep(self.producer), what="looking after parked coupons"
-            )
-            expired = upkeep.dead_lettered
-            self.progress.dead_lettered += expired
-            self.reporter.count(topic_name("coupons"), dead_lettered=expired)
-        except DATABASE_UNAVAILABLE as error:
-            logger.warning("parked coupons not checked, the database is unavailable: %s", error)
-            drop_database_connections()
-        except DatabaseError as error:  # e.g. a concurrent release: try again next time
-            logger.warning("parked coupons not checked this time: %s", error)
-        except KafkaException as error:
-            logger.warning("expired parked coupons not dead-lettered yet: %s", error)
-        self.drains.run()
-        # The parked gauge follows the maintenance beat, not the progress line (quiet when
-        # idle); the lag gauges follow the reporter's, which reads the lag anyway.
-        self._parked_count()
-
-    def _partition_lag(self) -> list[PartitionLag] | None:
-        """Lag per partition (also into `betreco_consumer_lag`); None if the broker cannot say."""
-        try:
-            rows = lag_by_partition(
-                self.consumer,
-                self.consumer.assignment(),
-                timeout=min(2.0, longest_quiet()),
-                cached=True,
-            )
-        except KafkaException:
-            return None
-        for row in rows:
-            metrics.CONSUMER_LAG.labels(row.topic, str(row.partition)).set(row.lag)
-        return rows
-
-    def _lag(self) -> dict[str, int] | None:
-        rows = self._partition_lag()
-        if rows is None:
-            return None
-        return {topic: row.lag for topic, row in by_topic(rows).items()}
-
-    def _parked_count(self) -> int | None:
-        try:
-            count = ParkedCoupon.objects.count()
-        except DATABASE_UNAVAILABLE:
-            return None
-        metrics.PARKED_COUPONS.set(count)
-        return count
+        self.figures.expired(self.parked.run())
+        self._drain()
+        # The parked gauge follows this beat, not the progress line (quiet when idle).
+        self.figures.parked()
 
     def _close(self) -> None:
         if self.consumer is not None:
             self.partitions.commit()
-            self.reporter.report(self._partition_lag())
+            self.figures.close()
             self.holding.close()  # the worker thread may still be using the consumer
             self.consumer.close()  # leaves the group at once
         if self.producer is not None:

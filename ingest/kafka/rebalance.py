@@ -1,8 +1,8 @@
 """Commit and rebalances: what a consumer owes its group of each partition it owns.
 
 A batch's offsets are committed only once it is stored and its dead
-letters acknowledged (`stored`, then `commit`: docs/consumers.md),
-synchronously; a commit that fails stays pending for the next attempt. The
+letters acknowledged (`commit`, docs/consumers.md), synchronously; a commit
+that fails stays pending for the next attempt. The
 group moves partitions between its members at any time (cooperative-sticky
 assignment), and each callback does what that takes:
 
@@ -51,20 +51,23 @@ class Partitions:
             topics, on_assign=self.assigned, on_revoke=self.revoked, on_lost=self.lost
         )
 
-    def stored(self, batch: Batch) -> None:
-        """`batch` is stored and its dead letters acknowledged: its offsets are owed."""
-        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
-        for position, offset in batch.next_offsets.items():
-            if position in assigned:  # a partition lost meanwhile is its new owner's to commit
-                self.pending[position] = max(offset, self.pending.get(position, 0))
+    def commit(
+        self,
+        stored: Batch | None = None,
+        *,
+        only: set[Position] | None = None,
+        polling: bool = False,
+    ) -> None:
+        """Commit `stored`'s offsets and those still pending, synchronously; keep what fails.
 
-    def commit(self, only: set[Position] | None = None, *, polling: bool = False) -> None:
-        """Commit stored offsets synchronously; on failure keep them for the next attempt.
-
-        `polling`: a commit queued behind a rebalance can wait for as long as
-        the group takes to form again, so it runs beside the poll loop
-        (`Holding.run_polling`). Rebalance callbacks and closing commit inline.
+        `stored`: a batch stored, its dead letters acknowledged. `only`: commit
+        these partitions' offsets only. `polling`: a commit queued behind a
+        rebalance can wait for as long as the group takes to form again, so
+        it runs beside the poll loop (`Holding.run_polling`); rebalance
+        callbacks and closing commit inline.
         """
+        if stored is not None:
+            self._owe(stored)
         offsets = [
             TopicPartition(topic, partition, offset)
             for (topic, partition), offset in self.pending.items()
@@ -89,6 +92,12 @@ class Partitions:
                 self.pending.pop((tp.topic, tp.partition), None)
             else:
                 logger.warning("committing %s[%d] failed: %s", tp.topic, tp.partition, tp.error)
+
+    def _owe(self, batch: Batch) -> None:
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        for position, offset in batch.next_offsets.items():
+            if position in assigned:  # a partition lost meanwhile is its new owner's to commit
+                self.pending[position] = max(offset, self.pending.get(position, 0))
 
     def assigned(self, _consumer, partitions: list[TopicPartition]) -> None:
         self.assigned_at = time.monotonic()

@@ -21,16 +21,15 @@ def partitions_of(consumer) -> Partitions:
     return Partitions(consumer, holding=holding, poller=poller, derived_ids=DerivedIds())
 
 
-def stored(partitions: Partitions, *placed) -> None:
-    """A batch of messages at (topic, partition, offset) stored."""
-    partitions.stored(Batch(sum((messages(t, p, [o]) for t, p, o in placed), [])))
+def stored(*placed) -> Batch:
+    """A stored batch of messages at (topic, partition, offset)."""
+    return Batch(sum((messages(t, p, [o]) for t, p, o in placed), []))
 
 
 def test_a_stored_batch_commits_one_past_its_last_message_of_each_partition():
     consumer = FakeConsumer(assigned=[USERS_0, USERS_1])
     partitions = partitions_of(consumer)
-    stored(partitions, ("users", 0, 7), ("users", 0, 8), ("users", 1, 3))
-    partitions.commit(polling=True)
+    partitions.commit(stored(("users", 0, 7), ("users", 0, 8), ("users", 1, 3)), polling=True)
     partitions.holding.close()
     assert consumer.commits == [{USERS_0: 9, USERS_1: 4}]
     assert partitions.pending == {}
@@ -39,9 +38,8 @@ def test_a_stored_batch_commits_one_past_its_last_message_of_each_partition():
 def test_a_commit_that_fails_is_kept_for_the_next_attempt():
     consumer = FakeConsumer(assigned=[USERS_0])
     partitions = partitions_of(consumer)
-    stored(partitions, ("users", 0, 7))
     consumer.refuse_commits = True
-    partitions.commit()
+    partitions.commit(stored(("users", 0, 7)))
     assert partitions.pending == {USERS_0: 8}
     consumer.refuse_commits = False
     partitions.commit()
@@ -51,14 +49,17 @@ def test_a_commit_that_fails_is_kept_for_the_next_attempt():
 def test_a_partition_lost_while_its_batch_was_stored_is_left_to_its_new_owner():
     consumer = FakeConsumer(assigned=[USERS_1])
     partitions = partitions_of(consumer)
-    stored(partitions, ("users", 0, 7), ("users", 1, 3))
+    consumer.refuse_commits = True
+    partitions.commit(stored(("users", 0, 7), ("users", 1, 3)))
     assert partitions.pending == {USERS_1: 4}
 
 
 def test_a_revoked_partition_commits_what_is_stored_of_it_first():
     consumer = FakeConsumer(assigned=[USERS_0, USERS_1])
     partitions = partitions_of(consumer)
-    stored(partitions, ("users", 0, 7), ("users", 1, 3))
+    consumer.refuse_commits = True
+    partitions.commit(stored(("users", 0, 7), ("users", 1, 3)))
+    consumer.refuse_commits = False
     partitions.revoked(consumer, [TopicPartition("users", 0)])
     assert consumer.commits == [{USERS_0: 8}]
     assert partitions.pending == {USERS_1: 4}
@@ -68,7 +69,8 @@ def test_a_revoked_partition_commits_what_is_stored_of_it_first():
 def test_a_lost_partition_is_forgotten_without_a_commit():
     consumer = FakeConsumer(assigned=[USERS_0])
     partitions = partitions_of(consumer)
-    stored(partitions, ("users", 0, 7))
+    consumer.refuse_commits = True
+    partitions.commit(stored(("users", 0, 7)))
     partitions.lost(consumer, [TopicPartition("users", 0)])
     assert (consumer.commits, partitions.pending) == ([], {})
 
