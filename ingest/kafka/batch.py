@@ -14,6 +14,7 @@ consume several topics.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 
@@ -33,31 +34,27 @@ class Batch:
 
     `fetched`: how many messages the poll fetched to collect these (a gap's
     dropped ones included); fewer than it asked for means the flow paused.
+    The messages never change: a batch with fewer is a new one (`without`),
+    so what follows from them is worked out once, here.
     """
 
     messages: list = field(default_factory=list)
     fetched: int = 0
-    records: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    records: dict[str, list[dict]] = field(default_factory=partial(defaultdict, list))
     coupon_sources: dict[int, str] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    size: int = field(init=False)
+    # One past its last message of each partition: what to commit once it is stored.
+    next_offsets: dict[Position, int] = field(init=False)
 
-    @property
-    def size(self) -> int:
-        return len(self.messages)
-
-    @property
-    def positions(self) -> set[Position]:
-        """The partitions its messages came from."""
-        return {position_of(message) for message in self.messages}
-
-    @property
-    def next_offsets(self) -> dict[Position, int]:
-        """One past its last message of each partition: what to commit once it is stored."""
-        offsets: dict[Position, int] = {}
+    def __post_init__(self):
+        self.size = len(self.messages)
+        self.next_offsets = {}
         for message in self.messages:
             position = position_of(message)
-            offsets[position] = max(message.offset() + 1, offsets.get(position, 0))
-        return offsets
+            self.next_offsets[position] = max(
+                message.offset() + 1, self.next_offsets.get(position, 0)
+            )
 
     def without(self, positions: set[Position]) -> "Batch":
         """Its messages of other partitions only, unprepared (those partitions left us)."""

@@ -39,11 +39,9 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from django.conf import settings
 from django.db import close_old_connections
 
-from betreco import metrics
 from betreco.crashpoints import crash_point
 from ingest.kafka.admin import ensure_topics, wait_for_broker
 from ingest.kafka.backoff import Stopped, bound_database_waits, drop_database_connections, retry
-from ingest.kafka.batch import Batch
 from ingest.kafka.client_config import client_config, redacted
 from ingest.kafka.dead_letter import PUBLISH_TIMEOUT, DeadLetterPublisher, dead_letter_producer
 from ingest.kafka.derived_ids import DerivedIds
@@ -130,7 +128,7 @@ class ConsumerLoop:
             )
             self.producer = dead_letter_producer(self.options.bootstrap_servers)
             self.drains.drain()  # whatever a process that died before us still owed
-            self._join()
+            self._join(Consumer(consumer_config(self.options)))
             while not self._finished():
                 self._iteration()
         except Stopped:
@@ -139,9 +137,9 @@ class ConsumerLoop:
             self._close()
         return self.consumed
 
-    def _join(self) -> None:
+    def _join(self, consumer: Consumer) -> None:
         """The steps around a new consumer, then the subscription."""
-        self.consumer = consumer = Consumer(consumer_config(self.options))
+        self.consumer = consumer
         stop = self.should_stop
         self.holding = Holding(consumer, should_stop=stop)
         offsets = Offsets(
@@ -181,43 +179,32 @@ class ConsumerLoop:
         return time.monotonic() - max(self.last_activity, assigned_at or 0) >= limit
 
     def _iteration(self) -> None:
+        """One batch through the steps: poll, store, dead letters, commit, drain; then figures."""
         limit = self.options.batch_size
         if self.options.max_messages is not None:
             limit = min(limit, self.options.max_messages - self.consumed)
         batch = self.poller.collect(limit)
+        stored = took = None
         if batch.messages:
-            self._handle(batch)
+            self.last_activity = time.monotonic()
+            started = time.perf_counter()
+            stored = self.store.store(batch)  # None: every partition of it left us meanwhile
+            if stored is not None:
+                self.dead_letters.publish(stored)  # then the partitions held for it resume
+                logger.debug(
+                    "stored a batch of %d (%d dead letters)", stored.size, len(stored.failures)
+                )
+                self.consumed += stored.size
+            crash_point("after-store")
+        self.partitions.commit(stored, polling=True)  # and what an earlier attempt left
+        if batch.messages:
+            took = time.perf_counter() - started
+            crash_point("after-offsets")
             if self.drains.due(flow_paused=batch.fetched < limit):
                 self._drain()
-        else:
-            self.partitions.commit(polling=True)  # what an earlier attempt could not commit
         self._upkeep()
         self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
-        self.figures.maybe_report()
-
-    def _handle(self, batch: Batch) -> None:
-        """Store, dead letters, commit; the batch is held from its store to its dead letters.
-
-        Waits out an outage with the partitions paused (`holding`), then
-        resumes them; records of partitions revoked meanwhile are not stored.
-        """
-        self.last_activity = time.monotonic()
-        started = time.perf_counter()
-        stored = self.store.store(batch)  # None: every partition of it left us meanwhile
-        if stored is None:
-            self.holding.resume("every held record went to other members")
-        else:
-            self.dead_letters.publish(stored.failures)
-            self.holding.resume(f"stored the held {stored.size} records")
-            logger.debug(
-                "stored a batch of %d (%d dead letters)", stored.size, len(stored.failures)
-            )
-            self.consumed += stored.size
-            self.figures.batch_done(stored)
-        crash_point("after-store")
-        self.partitions.commit(stored, polling=True)
-        metrics.BATCH_DURATION.observe(time.perf_counter() - started)
-        crash_point("after-offsets")
+        self.figures.after_iteration(stored, took)
 
     def _drain(self) -> None:
         """Drains run in the worker thread, the partitions paused and polled if they run long."""

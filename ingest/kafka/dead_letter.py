@@ -19,6 +19,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException, Producer
 from django.conf import settings
@@ -31,6 +32,9 @@ from ingest.kafka.holding import Holding
 from ingest.kafka.logs import with_logging
 from ingest.kafka.topics import SCHEMA_VERSION, Header, dead_letter_topic, topic_name
 from ingest.models import DeadLetter, ParkedCoupon
+
+if TYPE_CHECKING:  # a batch carries failures: batch.py imports this module
+    from ingest.kafka.batch import Batch
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +232,8 @@ class DeadLetterPublisher:
 
     While the broker is unavailable the same dead letters are retried with
     the partitions paused and polled (`holding`), so the batch's offsets are
-    not committed before every dead letter of it was acknowledged.
+    not committed before every dead letter of it was acknowledged. It is the
+    last step the batch is held for: then its partitions resume, if paused.
     """
 
     def __init__(self, producer: Producer, holding: Holding, *, should_stop: Callable[[], bool]):
@@ -236,7 +241,8 @@ class DeadLetterPublisher:
         self.holding = holding
         self.should_stop = should_stop
 
-    def publish(self, failures: list[Failure]) -> None:
+    def publish(self, batch: "Batch") -> None:
+        failures = batch.failures
         retry(
             lambda: publish_dead_letters(self.producer, failures, timeout=PUBLISH_TIMEOUT),
             what=f"publishing {len(failures)} dead letters",
@@ -247,6 +253,7 @@ class DeadLetterPublisher:
             ),
             wait=self.holding.wait,
         )
+        self.holding.resume(f"stored the held {batch.size} records")
 
 
 def dead_letter_producer(bootstrap_servers: str | None = None) -> Producer:

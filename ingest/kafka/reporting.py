@@ -204,8 +204,18 @@ class Figures:
             for counter in (metrics.RECORDS_STORED, metrics.DEAD_LETTERS, metrics.OFFSET_GAPS):
                 counter.labels(topic)
 
-    def batch_done(self, batch: Batch) -> None:
-        """Per topic, what a stored batch stored (or parked) and dead-lettered."""
+    def after_iteration(self, stored: Batch | None = None, seconds: float | None = None) -> None:
+        """Count what an iteration stored (`seconds` from its poll to its commit), then
+        report the progress line and the status page's rows, each when it is due."""
+        if seconds is not None:
+            metrics.BATCH_DURATION.observe(seconds)
+        if stored is not None:
+            self._count(stored)
+        self.progress.maybe_log(self._lag_by_topic, self.parked)
+        self.reporter.maybe_report(self._partition_lag)
+
+    def _count(self, batch: Batch) -> None:
+        """Per topic, what a committed batch stored (or parked) and dead-lettered."""
         handled = Counter(message.topic() for message in batch.messages)
         dead = Counter(failure.topic for failure in batch.failures)
         for topic in handled.keys() | dead.keys():
@@ -221,11 +231,6 @@ class Figures:
         """Parked coupons the upkeep dead-lettered (their metric counts them as they expire)."""
         self.progress.dead_lettered += dead_lettered
         self.reporter.count(topic_name("coupons"), dead_lettered=dead_lettered)
-
-    def maybe_report(self) -> None:
-        """The progress line and the status page's rows, each when it is due."""
-        self.progress.maybe_log(self._lag_by_topic, self.parked)
-        self.reporter.maybe_report(self._partition_lag)
 
     def close(self) -> None:
         """The last report, before the consumer leaves its group."""

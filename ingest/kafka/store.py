@@ -42,10 +42,11 @@ class Store:
 
         Fewer messages than given when partitions were revoked during the
         wait (their new owner stores those), and None when none of them is
-        ours any more. The partitions stay paused if they were: the caller
-        resumes them once the batch is settled (`Holding.resume`).
+        ours any more (the partitions resume then). Otherwise they stay
+        paused, if they were, until its dead letters are acknowledged
+        (`DeadLetterPublisher.publish`).
         """
-        self.holding.hold(batch.positions)
+        self.holding.hold(set(batch.next_offsets))  # its partitions
         while True:
             try:
                 stored = self._write(self._prepare(batch))
@@ -61,6 +62,7 @@ class Store:
                 )
                 batch = kept
                 if not batch.messages:
+                    self.holding.resume("every held record went to other members")
                     return None
 
     def _prepare(self, batch: Batch) -> Batch:

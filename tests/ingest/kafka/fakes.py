@@ -121,6 +121,9 @@ class FakeConsumer:
     def poll(self, timeout):
         return None
 
+    def close(self):
+        self.closed = True
+
     def committed(self, partitions, timeout):
         if self.broken:
             raise KafkaException("broker unavailable")
@@ -205,6 +208,9 @@ class FakeProducer:
 
     def purge(self, *args, **kwargs):
         self._queued = []
+
+    def poll(self, timeout):
+        return 0
 
 
 class Clock:

@@ -82,7 +82,7 @@ def test_a_batch_without_a_partition_keeps_the_others_messages_unprepared():
     )
     kept = batch.without({("users", 0)})
     assert [m.offset() for m in kept.messages] == [3]
-    assert kept.positions == {("users", 1)}
+    assert kept.next_offsets == {("users", 1): 4}
     assert kept.records["users"] == []  # to be prepared again
 
 

@@ -5,6 +5,7 @@ import logging
 import pytest
 from confluent_kafka import KafkaException
 
+from ingest.kafka.batch import Batch
 from ingest.kafka.dead_letter import (
     DeadLetterPublisher,
     Failure,
@@ -91,9 +92,11 @@ def test_the_loops_dead_letters_wait_for_the_broker_with_the_partitions_paused(c
     consumer = PollingConsumer()
     holding = Holding(consumer, should_stop=lambda: False)
     consumer.on_poll = lambda: setattr(producer, "down", False)  # the broker is back
-    with caplog.at_level(logging.WARNING):
-        DeadLetterPublisher(producer, holding, should_stop=lambda: False).publish([failure()])
+    stored = Batch([record_message("users", 1, 3, user(7))], failures=[failure()])
+    with caplog.at_level(logging.INFO):
+        DeadLetterPublisher(producer, holding, should_stop=lambda: False).publish(stored)
     assert [message["topic"] for message in producer.published] == ["users.dlq"]
-    assert (holding.paused, consumer.paused) == (True, 1)  # the caller resumes once settled
+    assert (consumer.paused, consumer.resumed) == (1, 1)  # the last step the batch is held for
     assert "Kafka unavailable: 1 dead letters not acknowledged" in caplog.text
     assert "holding 1 dead letters, partitions paused" in caplog.text
+    assert "stored the held 1 records after" in caplog.text

@@ -95,7 +95,7 @@ def test_an_outage_holds_the_batch_with_its_partitions_paused_until_it_is_stored
     steps, holding = store_with(consumer)
     with caplog.at_level(logging.INFO):
         stored = steps.store(users_batch((0, 0, 1), (0, 1, 2)))
-    holding.resume(f"stored the held {stored.size} records")
+    holding.resume(f"stored the held {stored.size} records")  # the dead letters' step does it
     holding.close()
     assert stored.size == 2
     assert User.objects.count() == 2
@@ -125,6 +125,7 @@ def test_nothing_is_stored_when_every_partition_of_the_batch_was_revoked(monkeyp
     assert steps.store(users_batch((0, 0, 1))) is None
     holding.close()
     assert not User.objects.exists()
+    assert (consumer.paused, consumer.resumed) == (1, 1)
 
 
 def test_a_batch_the_database_refuses_is_stored_one_by_one_refused_ones_as_dead_letters(
