@@ -98,29 +98,27 @@ def prepare(batch: Batch, derived_ids: DerivedIds) -> Batch:
     message order.
     """
     batch = Batch(batch.messages, fetched=batch.fetched)
-    decoded = []  # (kind, message, source, data)
+    decoded = []  # (kind, message, data)
     for message in batch.messages:
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        source = message_source(topic, partition, offset)
         try:
-            kind, data = decode(message.value(), topic=topic, headers=message.headers())
+            kind, data = decode(message.value(), topic=message.topic(), headers=message.headers())
         except DecodeError as error:
             batch.failures.append(
                 Failure.of_message(message, error=str(error), error_kind=error.error_kind)
             )
             continue
-        decoded.append((kind, message, source, data))
+        decoded.append((kind, message, data))
     derived = derived_ids.ids_for(
         (m.topic(), m.partition(), m.offset())
-        for kind, m, _, data in decoded
+        for kind, m, data in decoded
         if not _has_id(kind, data)
     )
-    by_kind = defaultdict(list)  # kind -> [(message, source, data)]
-    for kind, message, source, data in decoded:
-        by_kind[kind].append((message, source, _with_defaults(kind, data, message, derived)))
+    by_kind = defaultdict(list)  # kind -> [(message, data)]
+    for kind, message, data in decoded:
+        by_kind[kind].append((message, _with_defaults(kind, data, message, derived)))
     for kind, items in by_kind.items():
-        results = validate_records(kind, [data for _, _, data in items])
-        for (message, source, _), result in zip(items, results, strict=True):
+        results = validate_records(kind, [data for _, data in items])
+        for (message, _), result in zip(items, results, strict=True):
             if isinstance(result, InvalidRecord):
                 batch.failures.append(
                     Failure.of_message(message, error=str(result), error_kind=INVALID_RECORD)
@@ -128,5 +126,6 @@ def prepare(batch: Batch, derived_ids: DerivedIds) -> Batch:
                 continue
             batch.records[kind].append(result)
             if kind == "coupons":
+                source = message_source(message.topic(), message.partition(), message.offset())
                 batch.coupon_sources[result["id"]] = source
     return batch
