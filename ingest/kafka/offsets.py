@@ -23,10 +23,10 @@ messages in order only:
   is accepted (the offsets really are empty: compaction, transaction
   markers on a real cluster) with an ERROR naming the range.
 
-A partition revoked or lost is forgotten, and its messages not yet stored
-are dropped by the loop; when it comes back its expected offset is read
-from the group's committed offset again, so records another member stored
-meanwhile are not stored over with older versions.
+A partition revoked or lost is forgotten (`rebalance.py`), and its
+messages not yet stored are dropped (`poll.py`); when it comes back its
+expected offset is read from the group's committed offset again, so records
+another member stored meanwhile are not stored over with older versions.
 """
 
 import logging
