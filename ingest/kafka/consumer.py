@@ -93,7 +93,12 @@ def consumer_config(options: ConsumerOptions) -> dict:
 
 
 class ConsumerLoop:
-    """Consumes `options.topics` until stopped (`stop()`, e.g. from a signal handler)."""
+    """Consumes `options.topics` until stopped (`stop()`, e.g. from a signal handler).
+
+    Its steps, built around the consumer once the broker answers (`_join`):
+    `poller`, `store`, `dead_letters`, `partitions` (commit), `drains`, and
+    beside them `figures` and `parked`, all sharing `holding`.
+    """
 
     def __init__(self, options: ConsumerOptions):
         self.options = options
@@ -139,7 +144,6 @@ class ConsumerLoop:
 
     def _join(self, consumer: Consumer) -> None:
         """The steps around a new consumer, then the subscription."""
-        self.consumer = consumer
         stop = self.should_stop
         self.holding = Holding(consumer, should_stop=stop)
         offsets = Offsets(
@@ -155,6 +159,7 @@ class ConsumerLoop:
         )
         self.figures = Figures(consumer, self.options.topics)
         self.parked = ParkedUpkeep(self.producer, self.holding)
+        self.consumer = consumer  # closed, and its offsets committed, by `_close`
         self.partitions.subscribe(self.options.topics)
         logger.info(
             "consuming %s as group %r, batches of up to %d",
