@@ -53,7 +53,7 @@ format: install
 # Benchmarks print figures and ratios, never assert (BENCH_ARGS="--scale 0.1" for a quick run).
 bench: install
 	$(PY) bench/recommendations.py $(BENCH_ARGS)
-	$(PY) bench/pipeline.py
+	$(PY) -m bench.pipeline
 
 # The chaos soak (15 minutes of load under faults, then 30 s at full speed: arrays from 16
 # connections to 8 producer workers, two consumers a topic, consumers killed; then every check,

@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 # Batches and refreshes take from milliseconds (a few records) to seconds (5,000).
 SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
-# Consumers (ingest/kafka/consumer.py, parked.py, drains.py).
+# Consumers (ingest/kafka/reporting.py, offsets.py, parked.py, drains.py).
 RECORDS_STORED = Counter(
     "betreco_records_stored",
     "Consumed records stored in the database (parked coupons included), by topic.",

@@ -19,78 +19,58 @@ and kills whatever is left after a fixed 5 s.
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+
+from betreco import processes
+from betreco.processes import Process
 
 logger = logging.getLogger("betreco.stack")
 
 STOP_TIMEOUT_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 60.0
 NAME_WIDTH = len("consumer-coupons")
-GUNICORN_CONFIG = str(Path(__file__).resolve().parent.parent / "docker" / "gunicorn.conf.py")
 DEFAULT_PORTS = {"PORT": "8098", "PRODUCER_PORT": "8099"}
 _print_lock = threading.Lock()
 
 
-@dataclass
-class Child:
-    """One supervised process, its output relayed line by line with its name in front."""
+def _relayed(process: Process) -> Process:
+    """Relay a piped child's output line by line with its name in front; say it started."""
 
-    name: str
-    argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen | None = None
-
-    def start(self) -> "Child":
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
-        # A session of its own: a terminal's Ctrl-C reaches only the
-        # supervisor, which stops the children in order.
-        self.process = subprocess.Popen(
-            self.argv,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        threading.Thread(target=self._relay, daemon=True).start()
-        _say(f"{self.name} started (pid {self.process.pid})")
-        return self
-
-    def _relay(self) -> None:
-        prefix = f"{self.name:<{NAME_WIDTH}} | ".encode()
-        for line in iter(self.process.stdout.readline, b""):
+    def relay() -> None:
+        prefix = f"{process.name:<{NAME_WIDTH}} | ".encode()
+        for line in iter(process.popen.stdout.readline, b""):
             with _print_lock:
                 sys.stdout.buffer.write(prefix + line)
                 sys.stdout.buffer.flush()
 
-    def exit_code(self) -> int | None:
-        return self.process.poll() if self.process else None
+    threading.Thread(target=relay, daemon=True).start()
+    _say(f"{process.name} started (pid {process.pid})")
+    return process
 
-    def terminate(self) -> None:
-        if self.exit_code() is None:
-            self.process.send_signal(signal.SIGTERM)
 
-    def wait(self, timeout: float) -> int:
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _say(f"{self.name} did not stop in {timeout:g} s; killing it")
-            self.process.kill()
-            return self.process.wait()
+def _supervised() -> dict:
+    """How the stack starts a child: this environment as it is now, output piped for
+    relaying, and a session of its own, so that a terminal's Ctrl-C reaches only the
+    supervisor, which stops the children in order."""
+    return {"env": processes.child_env(), "own_session": True}
+
+
+def _launch(name: str, argv: list[str]) -> Process:
+    return _relayed(processes.start(name, argv, **_supervised()))
+
+
+def _say_stopped(child: Process, code: int) -> None:
+    if child.killed:
+        _say(f"{child.name} did not stop in {STOP_TIMEOUT_SECONDS:g} s; killed it")
+    _say(f"{child.name} stopped (exit code {code})")
 
 
 def _say(message: str) -> None:
     with _print_lock:
         sys.stdout.write(f"{'stack':<{NAME_WIDTH}} | {message}\n")
         sys.stdout.flush()
-
-
-def _manage(*args: str) -> list[str]:
-    return [sys.executable, "manage.py", *args]
 
 
 def consumer_processes(database_url: str) -> list[tuple[str, list[str]]]:
@@ -107,17 +87,6 @@ def consumer_processes(database_url: str) -> list[tuple[str, list[str]]]:
     return [(f"consumer-{kind}", [kind]) for kind in kinds]
 
 
-def _gunicorn(port: str) -> tuple[list[str], dict[str, str]]:
-    """gunicorn with the image's config file, so local and production serve alike."""
-    env = {
-        "PORT": port,
-        "HOST": os.environ.get("HOST", "127.0.0.1"),
-        "GUNICORN_GRACEFUL_TIMEOUT": os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"),
-    }
-    argv = [sys.executable, "-m", "gunicorn", "--config", GUNICORN_CONFIG, "betreco.wsgi"]
-    return argv, env
-
-
 def _broker_argv(port: str) -> list[str]:
     """The embedded Tansu broker itself (docs/development.md): it exits 0 on SIGTERM."""
     from betreco.embedded_broker import EmbeddedBroker
@@ -129,8 +98,8 @@ class Stack:
     """Starts the children in order, watches them, and stops them in reverse."""
 
     def __init__(self):
-        self.broker: Child | None = None
-        self.children: list[Child] = []
+        self.broker: Process | None = None
+        self.children: list[Process] = []
         self.stopping = threading.Event()
 
     def run(self) -> int:
@@ -151,7 +120,7 @@ class Stack:
 
     def _start(self) -> int | None:
         """Start everything in order; an exit code when a step failed or a signal came."""
-        migrate = Child("migrate", _manage("migrate", "--no-input")).start()
+        migrate = _launch("migrate", processes.manage_argv("migrate", "--no-input"))
         code = self._wait_step(migrate)
         if code:
             return code
@@ -160,27 +129,33 @@ class Stack:
             port = os.environ.get("KAFKA_PORT", "9092")
             bootstrap = f"127.0.0.1:{port}"
             os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-            self.broker = Child("broker", _broker_argv(port)).start()
-        topics = Child("topics", [sys.executable, "-m", "betreco.stack", "--ensure-topics"]).start()
+            self.broker = _launch("broker", _broker_argv(port))
+        topics = _launch("topics", [sys.executable, "-m", "betreco.stack", "--ensure-topics"])
         code = self._wait_step(topics)
         if code:
             return code
         for name, kinds in consumer_processes(os.environ.get("DATABASE_URL", "")):
-            self._spawn(name, _manage("consume_topic", *kinds))
-        for name, port in (("api", "PORT"), ("producer", "PRODUCER_PORT")):
-            argv, env = _gunicorn(os.environ.get(port, DEFAULT_PORTS[port]))
-            self._spawn(name, argv, BETRECO_ROLE=name, **env)
+            self._spawn(processes.start_consumer(name, kinds, **_supervised()))
+        for role, port in (("api", "PORT"), ("producer", "PRODUCER_PORT")):
+            # gunicorn with the image's config, so local and production serve alike.
+            server = processes.start_gunicorn(
+                role,
+                port=os.environ.get(port, DEFAULT_PORTS[port]),
+                host=os.environ.get("HOST", "127.0.0.1"),
+                graceful_timeout=os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"),
+                **_supervised(),
+            )
+            self._spawn(server)
         return 0 if self.stopping.is_set() else None
 
-    def _spawn(self, name: str, argv: list[str], **env: str) -> None:
-        self.children.append(Child(name, argv, env).start())
+    def _spawn(self, child: Process) -> None:
+        self.children.append(_relayed(child))
 
-    def _wait_step(self, child: Child) -> int | None:
+    def _wait_step(self, child: Process) -> int | None:
         """Wait for a set-up step: None when it succeeded, else the code to exit with."""
         while (code := child.exit_code()) is None:
             if self.stopping.wait(0.1) or self._broker_died():
-                child.terminate()
-                child.wait(STOP_TIMEOUT_SECONDS)
+                child.stop(STOP_TIMEOUT_SECONDS)
                 return (self.broker.exit_code() or 1) if self._broker_died() else 0
         if code:
             _say(f"{child.name} failed with exit code {code}")
@@ -201,15 +176,11 @@ class Stack:
         return 0
 
     def _stop(self) -> None:
-        for child in self.children:
-            child.terminate()
-        for child in self.children:
-            code = child.wait(STOP_TIMEOUT_SECONDS)
-            _say(f"{child.name} stopped (exit code {code})")
+        codes = processes.stop_all(self.children, STOP_TIMEOUT_SECONDS)
+        for child, code in zip(self.children, codes, strict=True):
+            _say_stopped(child, code)
         if self.broker is not None:
-            self.broker.terminate()
-            code = self.broker.wait(STOP_TIMEOUT_SECONDS)
-            _say(f"broker stopped (exit code {code})")
+            _say_stopped(self.broker, self.broker.stop(STOP_TIMEOUT_SECONDS))
 
 
 def ensure_topics() -> int:

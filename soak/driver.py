@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from soak.processes import HOST
+from betreco.processes import HOST
 from soak.reconcile import Receipt
 
 EXPLICIT_ID_BASE = 7_000_000_000_000  # below 2**53, far from ids a lease would hand out first

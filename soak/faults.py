@@ -24,8 +24,9 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
+from betreco.processes import Process, child_pids
 from soak import database
-from soak.processes import KINDS, Consumers, Proc, child_pids
+from soak.processes import KINDS, Consumers
 
 POISON_ID_BASE = 9_000_000_000_000
 
@@ -151,7 +152,7 @@ class FaultRunner:
 
     faults: list[Fault]
     consumers: Consumers
-    producer: Proc
+    producer: Process
     database_url: str
     outage_s: float
     poison: Poison

@@ -20,6 +20,7 @@ from django.db import OperationalError, connection
 from django.db.utils import InterfaceError
 
 from betreco.embedded_broker import EmbeddedBroker
+from betreco.processes import child_pids, ensure_topics, migrate
 from ingest.kafka.lag import lag_by_topic, topic_partitions
 from ingest.kafka.topics import topic_name
 from ingest.models import ParkedCoupon
@@ -28,16 +29,7 @@ from soak import checks
 from soak.driver import Driver, Ledger
 from soak.faults import FaultRunner, Poison, full_speed_schedule, schedule
 from soak.fullspeed import PHASE, WINDOW_S, FullSpeed
-from soak.processes import (
-    KINDS,
-    Consumers,
-    base_env,
-    child_pids,
-    ensure_topics,
-    manage,
-    new_prefix,
-    start_gunicorn,
-)
+from soak.processes import KINDS, Consumers, base_env, new_prefix, start_producer
 from soak.reconcile import reconcile
 
 # The full-speed phase needs two or more consumers on every topic, so two or more partitions.
@@ -67,9 +59,6 @@ class SoakConfig:
     fast_senders: int = 16  # HTTP connections posting arrays in it
     fast_min_rate: float = 2000.0  # acknowledged records/s it must sustain
     fast_limit: float = 0.0  # records/s it may send at most (0: as fast as answered)
-    # On PostgreSQL, switch to one consumer process per topic for the phase, as `make run`
-    # runs them there (docs/reliability.md, Findings: a librdkafka crash it can trigger).
-    per_topic_phase: bool = True
 
 
 @dataclass
@@ -112,7 +101,7 @@ def run(config: SoakConfig) -> Report:
             LOG_LEVEL="INFO",
         )
         if config.prepare:
-            manage(env, "migrate", "--no-input", "-v", "0")
+            migrate(env)
             ensure_topics(env)
         if config.fast_seconds:
             _enough_partitions(bootstrap)
@@ -120,10 +109,10 @@ def run(config: SoakConfig) -> Report:
         exits.callback(consumers.stop_all)
         for _ in range(config.consumers):
             consumers.start()
-        producer, port = start_gunicorn(
-            "producer", env, config.run_dir, workers=config.producer_workers, threads=4
+        producer, port = start_producer(
+            env, config.run_dir, workers=config.producer_workers, threads=4
         )
-        exits.callback(producer.stop)
+        exits.callback(producer.stop, 30.0)
         return _soak(config, env, bootstrap, consumers, producer, port)
 
 
@@ -170,7 +159,8 @@ def _soak(config, env, bootstrap, consumers, producer, port) -> Report:
     load_s = time.monotonic() - started
     fast, fast_faults = None, None
     if config.fast_seconds:
-        per_topic = config.per_topic_phase and connection.vendor != "sqlite"
+        # On PostgreSQL, one consumer process per topic for the phase, as `make run` runs them.
+        per_topic = connection.vendor != "sqlite"
         fast_faults = FaultRunner(
             faults=full_speed_schedule(config.fast_seconds, rng, per_topic=per_topic), **runner
         )

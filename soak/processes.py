@@ -1,79 +1,17 @@
 """The soak's processes: consumers in one group and the producer under gunicorn, each logging
-to a file of the run directory, started, killed and restarted by name."""
+to a file of the run directory, started, killed and restarted by name (betreco/processes.py
+starts and stops them)."""
 
-import http.client
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from betreco import processes
 from betreco.embedded_broker import free_port
-from betreco.stack import GUNICORN_CONFIG
+from betreco.processes import Process
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 KINDS = ("users", "events", "coupons")
-
-
-@dataclass
-class Proc:
-    """A child process and the log file its output goes to."""
-
-    name: str
-    popen: subprocess.Popen
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM, wait; SIGKILL what does not stop in time. The exit code."""
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            return self.popen.wait()
-
-
-def spawn(name: str, argv: list[str], env: dict, log_path: Path) -> Proc:
-    with log_path.open("ab") as log:
-        popen = subprocess.Popen(
-            argv, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    return Proc(name, popen, log_path)
-
-
-def manage(env: dict, *args: str, timeout: float = 300) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        check=True,
-        timeout=timeout,
-        capture_output=True,
-    )
-
-
-def child_pids(pid: int) -> list[int]:
-    """The direct children of `pid` (gunicorn's workers), from /proc."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found
 
 
 @dataclass
@@ -89,7 +27,7 @@ class Consumers:
 
     env: dict
     run_dir: Path
-    slots: dict[str, Proc] = field(default_factory=dict)
+    slots: dict[str, Process] = field(default_factory=dict)
     topics: dict[str, tuple[str, ...]] = field(default_factory=dict)  # slot -> its kinds
     starts: int = 0
     unexpected: list[tuple[str, int, Path]] = field(default_factory=list)
@@ -105,8 +43,7 @@ class Consumers:
             while name in self.slots and self.slots[name].alive():
                 name = f"{stem}-{len(self.slots) + self.starts}"
             log_path = self.run_dir / f"{name}.start{self.starts}.log"
-            argv = [sys.executable, "manage.py", "consume_topic", *kinds]
-            self.slots[name] = spawn(name, argv, self.env, log_path)
+            self.slots[name] = processes.start_consumer(name, kinds, self.env, log_path)
             self.topics[name] = kinds
             return name
 
@@ -116,26 +53,15 @@ class Consumers:
     def wait_joined(self, names: list[str], timeout: float = 60.0) -> list[str]:
         """Until each slot of `names` has logged its first assignment (it is a member of the
         group, with partitions or none); the names that had not by the timeout."""
-        deadline = time.monotonic() + timeout
-        waiting = list(names)
-        while waiting and time.monotonic() < deadline:
-            waiting = [
-                name
-                for name in waiting
-                if " assigned " not in self.slots[name].log_path.read_text(errors="replace")
-            ]
-            if waiting:
-                time.sleep(0.2)
-        return waiting
+        late = processes.wait_joined([self.slots[name] for name in names], timeout=timeout)
+        return [proc.name for proc in late]
 
     def per_topic(self) -> dict[str, int]:
         """How many live processes consume each topic."""
         return {kind: sum(1 for name in self.live() if kind in self.topics[name]) for kind in KINDS}
 
     def kill(self, name: str) -> None:
-        proc = self.slots[name]
-        proc.popen.send_signal(signal.SIGKILL)
-        proc.popen.wait()
+        self.slots[name].kill()
 
     def leave(self, name: str, timeout: float = 60.0) -> int:
         """SIGTERM: finish the batch, commit, leave the group; the slot is gone. Exit code."""
@@ -147,78 +73,38 @@ class Consumers:
         """Restart slots whose process exited on its own (recorded as unexpected)."""
         died = []
         for name, proc in list(self.slots.items()):
-            code = proc.popen.poll()
+            code = proc.exit_code()
             if code is not None:
                 self.unexpected.append((name, code, proc.log_path))
                 died.append(name)
                 self.start(name)
         return died
 
-    def stop_all(self, timeout: float = 60.0) -> dict[str, int]:
-        """SIGTERM every consumer once (a second one would cut a clean stop short); codes."""
-        for proc in self.slots.values():
-            if proc.alive():
-                proc.popen.send_signal(signal.SIGTERM)
-        codes = {}
-        for name, proc in self.slots.items():
-            try:
-                codes[name] = proc.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.popen.kill()
-                codes[name] = f"killed after {timeout:g} s"
-        return codes
+    def stop_all(self, timeout: float = 60.0) -> dict[str, int | str]:
+        """SIGTERM every consumer once, and wait; their codes ("killed after ..." for those
+        that had not stopped within `timeout`)."""
+        procs = list(self.slots.values())
+        codes = processes.stop_all(procs, timeout)
+        return {
+            proc.name: f"killed after {timeout:g} s" if proc.killed else code
+            for proc, code in zip(procs, codes, strict=True)
+        }
 
 
-def start_gunicorn(role: str, env: dict, run_dir: Path, *, workers: int, threads: int) -> tuple:
-    """A role under gunicorn with the image's config, as `make run` starts it: (Proc, port)."""
+def start_producer(env: dict, run_dir: Path, *, workers: int, threads: int) -> tuple:
+    """The producer role under gunicorn as `make run` starts it, once it answers and has
+    forked its workers: (Process, port)."""
     port = free_port()
-    argv = [sys.executable, "-m", "gunicorn", "--config", GUNICORN_CONFIG, "betreco.wsgi"]
-    proc = spawn(
-        role,
-        argv,
-        {
-            **env,
-            "BETRECO_ROLE": role,
-            "HOST": HOST,
-            "PORT": str(port),
-            "WEB_CONCURRENCY": str(workers),
-            "GUNICORN_THREADS": str(threads),
-            "GUNICORN_GRACEFUL_TIMEOUT": "10",
-        },
-        run_dir / f"{role}.log",
+    producer = processes.start_gunicorn(
+        "producer",
+        env,
+        port=port,
+        log_path=run_dir / "producer.log",
+        workers=workers,
+        threads=threads,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        if not proc.alive():
-            raise RuntimeError(f"gunicorn ({role}) exited with {proc.popen.returncode}")
-        if _healthy(port) and len(child_pids(proc.pid)) >= workers:
-            return proc, port
-        if time.monotonic() > deadline:
-            proc.stop()
-            raise RuntimeError(f"the {role} role did not answer /healthz within 60 s")
-        time.sleep(0.2)
-
-
-def _healthy(port: int) -> bool:
-    conn = http.client.HTTPConnection(HOST, port, timeout=2)
-    try:
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
-def ensure_topics(env: dict) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "betreco.stack", "--ensure-topics"],
-        cwd=PROJECT_DIR,
-        env=env,
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
+    processes.wait_healthy(producer, port, workers=workers)
+    return producer, port
 
 
 def new_prefix() -> str:
@@ -227,13 +113,6 @@ def new_prefix() -> str:
 
 
 def base_env(**extra: str) -> dict:
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        # A process that dies on a signal (SIGSEGV in a C extension) writes every thread's
-        # Python stack into its log first.
-        "PYTHONFAULTHANDLER": "1",
-        "DJANGO_SETTINGS_MODULE": "betreco.settings",
-    }
+    env = processes.child_env(DJANGO_SETTINGS_MODULE="betreco.settings")
     env.pop("TOPICS", None)
     return {**env, **extra}

@@ -8,8 +8,8 @@ that lost them. With the consumer group named, each range also says whether
 the group has committed past it: then the records will never be stored, and
 waiting longer for them is pointless.
 
-Shared by the soak (soak/checks.py) and bench/pipeline.py. It needs no Django:
-the caller says which ids its database holds.
+Shared by the soak (soak/checks.py) and the pipeline bench (bench/pipeline/rows.py).
+It needs no Django: the caller says which ids its database holds.
 """
 
 import uuid

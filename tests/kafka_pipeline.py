@@ -10,9 +10,6 @@ broker without seeing each other's messages.
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,10 +19,9 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from django.db import connection
 
+from betreco import processes
+from betreco.processes import Process
 from ingest.kafka.topics import SCHEMA_VERSION, Header, dead_letter_topic, topic_name
-
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-CONSUMER_TIMEOUT = 60.0
 
 
 def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, what: str = "it"):
@@ -58,35 +54,13 @@ class Delivery:
 
 
 @dataclass
-class ConsumerProcess:
-    """A `consume_topic` process and its log file."""
-
-    process: subprocess.Popen
-    log_path: Path
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def wait(self, timeout: float = CONSUMER_TIMEOUT) -> int:
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            pytest.fail(f"consumer still running after {timeout}s; its log:\n{self.log}")
-
-    def signal(self, number: int) -> None:
-        self.process.send_signal(number)
-
-
-@dataclass
 class Pipeline:
     """One test's slice of the broker: prefixed topics, a group id, and helpers around them."""
 
     bootstrap: str
     prefix: str
     log_dir: Path
-    processes: list[ConsumerProcess] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
 
     @property
     def group(self) -> str:
@@ -96,20 +70,21 @@ class Pipeline:
         return topic_name(kind)
 
     def env(self, **extra) -> dict:
-        return {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "betreco.settings",
-            "DATABASE_URL": database_url(),
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "KAFKA_TOPIC_PREFIX": self.prefix,
-            "KAFKA_CONSUMER_GROUP": self.group,
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONFAULTHANDLER": "1",  # a crash in a C extension logs every thread's stack
-            # The embedded broker lets a group form in half the session timeout.
-            "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS")
-            or ("6000" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "3000"),
-            **{name: str(value) for name, value in extra.items()},
-        }
+        """A consumer's environment: this test's database, broker, topics and group; `extra`
+        over them."""
+        return processes.child_env(
+            **{
+                "DJANGO_SETTINGS_MODULE": "betreco.settings",
+                "DATABASE_URL": database_url(),
+                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "KAFKA_TOPIC_PREFIX": self.prefix,
+                "KAFKA_CONSUMER_GROUP": self.group,
+                # The embedded broker lets a group form in half the session timeout.
+                "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS")
+                or ("6000" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "3000"),
+                **{name: str(value) for name, value in extra.items()},
+            }
+        )
 
     def produce(
         self, kind: str, records: list, *, seed: bool = False, one_per_batch: bool = False
@@ -167,22 +142,16 @@ class Pipeline:
             return json.dumps({"op": kind, "data": json.dumps(record)}).encode()
         return json.dumps(record).encode()
 
-    def start_consumer(self, *args: str, env: dict | None = None) -> ConsumerProcess:
+    def start_consumer(self, *args: str, env: dict | None = None) -> Process:
         """Start `manage.py consume_topic *args` in the background."""
-        log_path = self.log_dir / f"consumer-{len(self.processes)}.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "manage.py", "consume_topic", *args],
-                cwd=PROJECT_DIR,
-                env=self.env(**(env or {})),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        consumer = ConsumerProcess(process, log_path)
+        name = f"consumer-{len(self.processes)}"
+        consumer = processes.start_consumer(
+            name, args, self.env(**(env or {})), self.log_dir / f"{name}.log"
+        )
         self.processes.append(consumer)
         return consumer
 
-    def consume(self, *args: str, idle: float = 1.5, env: dict | None = None) -> ConsumerProcess:
+    def consume(self, *args: str, idle: float = 1.5, env: dict | None = None) -> Process:
         """Run a consumer until it has had nothing to do for `idle` seconds; it must exit 0."""
         consumer = self.start_consumer(*args, "--until-idle", str(idle), env=env)
         assert consumer.wait() == 0, consumer.log
@@ -217,9 +186,7 @@ class Pipeline:
 
     def stop_all(self) -> None:
         for consumer in self.processes:
-            if consumer.process.poll() is None:
-                consumer.process.send_signal(signal.SIGKILL)
-                consumer.process.wait()
+            consumer.kill()
 
 
 def header_map(message) -> dict[str, str]:

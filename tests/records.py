@@ -10,7 +10,11 @@ now where a test needs an event about to begin or a recent bet.
 `valid_user`/`valid_event`/`valid_coupon` are the same records through the
 one validation path, as a consumer hands them to `ingest.services`: what a
 consumer fills from the message's timestamp (a registration date) is a
-fixed instant here.
+fixed instant here. `fresh_user`/`upcoming_event`/`recent_coupon` are those
+for tests of rankings, with what ranking depends on: a new id each, an event
+beginning an hour from now and lasting a day, a bet placed five minutes ago
+(so a test's bets are ordered as it placed them, which the most-recent-sport
+tie-break reads).
 """
 
 import itertools
@@ -117,3 +121,16 @@ def valid_event(id: int | None = None, sport: str = "Football", **fields) -> dic
 
 def valid_coupon(id: int | None = None, user_id: int = 1, selections: Iterable = (5,), **fields):
     return validate_record("coupons", coupon(id, user_id, selections, **fields))
+
+
+def fresh_user(**fields) -> dict:
+    return valid_user(fields.pop("id", None) or new_id(), **fields)
+
+
+def upcoming_event(sport="Football", begins_in=timedelta(hours=1), hours=24, **fields) -> dict:
+    event_id = fields.pop("id", None) or new_id()
+    return valid_event(event_id, sport, begins_in=begins_in, hours=hours, **fields)
+
+
+def recent_coupon(user_id, event_ids, ago=timedelta(minutes=5), **fields) -> dict:
+    return valid_coupon(fields.pop("id", None) or new_id(), user_id, event_ids, ago=ago, **fields)

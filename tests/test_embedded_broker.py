@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from betreco.embedded_broker import free_port
-from tests.kafka_pipeline import PROJECT_DIR
+from betreco.processes import PROJECT_DIR
 
 
 def test_it_says_where_it_listens_and_stops_on_sigterm():

@@ -4,7 +4,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -14,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from betreco import processes
 from betreco.embedded_broker import free_port
 from betreco.stack import consumer_processes
 
 pytestmark = pytest.mark.kafka
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 60.0
 
@@ -27,7 +26,6 @@ STOP_TIMEOUT = 60.0
 class RunningStack:
     def __init__(self, tmp_path: Path):
         self.api_port, self.producer_port = free_port(), free_port()
-        self.log_path = tmp_path / "stack.log"
         prefix = f"stack-{uuid.uuid4().hex[:8]}-"
         env = {
             **os.environ,
@@ -41,18 +39,12 @@ class RunningStack:
             "WEB_CONCURRENCY": "1",
             "GUNICORN_THREADS": "2",
         }
-        with self.log_path.open("w") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "betreco.stack"],
-                cwd=PROJECT_DIR,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        argv = [sys.executable, "-m", "betreco.stack"]
+        self.process = processes.start("stack", argv, env, tmp_path / "stack.log")
 
     @property
     def log(self) -> str:
-        return self.log_path.read_text()
+        return self.process.log
 
     def request(self, port: int, path: str, body=None) -> tuple[int, dict]:
         data = None if body is None else json.dumps(body).encode()
@@ -72,7 +64,7 @@ class RunningStack:
     def wait_for(self, port: int, path: str, timeout: float = START_TIMEOUT) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"the stack exited early:\n{self.log}"
+            assert self.process.alive(), f"the stack exited early:\n{self.log}"
             code, body = self.request(port, path)
             if code == 200:
                 return body
@@ -98,10 +90,10 @@ class RunningStack:
         return found
 
     def stop(self, signum: int) -> int:
-        self.process.send_signal(signum)
+        self.process.signal(signum)
         try:
             return self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
+        except TimeoutError:
             self.kill()
             pytest.fail(f"the stack did not stop in {STOP_TIMEOUT}s:\n{self.log}")
 
@@ -109,7 +101,7 @@ class RunningStack:
         for pid in [*self.descendants(), self.process.pid]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        self.process.wait()
+        self.process.kill()
 
 
 def alive(pid: int) -> bool:
@@ -124,7 +116,7 @@ def alive(pid: int) -> bool:
 def stack(tmp_path):
     running = RunningStack(tmp_path)
     yield running
-    if running.process.poll() is None:
+    if running.process.alive():
         running.kill()
 
 

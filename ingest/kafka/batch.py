@@ -1,9 +1,11 @@
-"""One consumed batch: decode and validate each message, then store all of it in one transaction.
+"""One consumed batch, and the step that decodes and validates its messages (docs/consumers.md).
 
-Decoding and validation need no database; `prepare` only asks the database
-(and the broker, for a topic's id) for the number of a derived-id range it
-has not seen yet, once per batch (`derived_ids`). `prepare` and `store` are
-the parts a consumer retries when the database is unavailable.
+A `Batch` carries its messages from the poll (`poll.py`) to the commit;
+`prepare` decodes and validates them into records by kind and the failures
+that become dead letters, which the next step stores in one transaction
+(`store.py`). Decoding and validation need no database; `prepare` only asks
+the database (and the broker, for a topic's id) for the number of a
+derived-id range it has not seen yet, once per batch (`derived_ids`).
 Messages of any topic may share a batch: users, events and coupons are
 stored together (users and events first), which is what lets one process
 consume several topics.
@@ -12,28 +14,49 @@ consume several topics.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
-from django.db import DatabaseError, transaction
 
-from ingest import services
-from ingest.kafka.backoff import DATABASE_UNAVAILABLE
-from ingest.kafka.dead_letter import Failure, message_source, record_dead_letters
+from ingest.kafka.dead_letter import Failure, message_source
 from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.envelope import DecodeError, decode
-from ingest.kafka.topics import ErrorKind
+from ingest.kafka.topics import ErrorKind, Position, position_of
 from ingest.validation import INPUT_SERIALIZERS, InvalidRecord, validate_records
 
 
 @dataclass
 class Batch:
-    """Valid records by kind, what cannot be stored, and the offsets to commit afterwards."""
+    """Consumed messages in their order and, once prepared, their valid records and failures.
 
-    records: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    `fetched`: how many messages the poll fetched to collect these (a gap's
+    dropped ones included); fewer than it asked for means the flow paused.
+    The messages never change: a batch with fewer is a new one (`without`),
+    so what follows from them is worked out once, here.
+    """
+
+    messages: list = field(default_factory=list)
+    fetched: int = 0
+    records: dict[str, list[dict]] = field(default_factory=partial(defaultdict, list))
     coupon_sources: dict[int, str] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
-    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
-    size: int = 0
+    size: int = field(init=False)
+    # One past its last message of each partition: what to commit once it is stored.
+    next_offsets: dict[Position, int] = field(init=False)
+
+    def __post_init__(self):
+        self.size = len(self.messages)
+        self.next_offsets = {}
+        for message in self.messages:
+            position = position_of(message)
+            self.next_offsets[position] = max(
+                message.offset() + 1, self.next_offsets.get(position, 0)
+            )
+
+    def without(self, positions: set[Position]) -> "Batch":
+        """Its messages of other partitions only, unprepared (those partitions left us)."""
+        kept = [message for message in self.messages if position_of(message) not in positions]
+        return Batch(kept, fetched=self.fetched)
 
 
 # Fields that default to "now": on a topic, "now" is when the message was produced.
@@ -62,8 +85,8 @@ def _with_defaults(kind: str, record: dict, message, derived: dict) -> dict:
     return record
 
 
-def prepare(messages, derived_ids: DerivedIds) -> Batch:
-    """Decode and validate consumed messages (those without a Kafka error) into a Batch.
+def prepare(batch: Batch, derived_ids: DerivedIds) -> Batch:
+    """The batch's messages (those without a Kafka error) decoded and validated: a new Batch.
 
     The ids of id-less records are derived for the whole batch at once
     (`DerivedIds.ids_for`: the database and the broker only for what it has
@@ -71,34 +94,28 @@ def prepare(messages, derived_ids: DerivedIds) -> Batch:
     which is several times faster than one by one; each kind keeps its
     message order.
     """
-    batch = Batch()
-    decoded = []  # (kind, message, source, data)
-    for message in messages:
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        batch.size += 1
-        batch.next_offsets[(topic, partition)] = max(
-            offset + 1, batch.next_offsets.get((topic, partition), 0)
-        )
-        source = message_source(topic, partition, offset)
+    batch = Batch(batch.messages, fetched=batch.fetched)
+    decoded = []  # (kind, message, data)
+    for message in batch.messages:
         try:
-            kind, data = decode(message.value(), topic=topic, headers=message.headers())
+            kind, data = decode(message.value(), topic=message.topic(), headers=message.headers())
         except DecodeError as error:
             batch.failures.append(
                 Failure.of_message(message, error=str(error), error_kind=error.error_kind)
             )
             continue
-        decoded.append((kind, message, source, data))
+        decoded.append((kind, message, data))
     derived = derived_ids.ids_for(
         (m.topic(), m.partition(), m.offset())
-        for kind, m, _, data in decoded
+        for kind, m, data in decoded
         if not _has_id(kind, data)
     )
-    by_kind = defaultdict(list)  # kind -> [(message, source, data)]
-    for kind, message, source, data in decoded:
-        by_kind[kind].append((message, source, _with_defaults(kind, data, message, derived)))
+    by_kind = defaultdict(list)  # kind -> [(message, data)]
+    for kind, message, data in decoded:
+        by_kind[kind].append((message, _with_defaults(kind, data, message, derived)))
     for kind, items in by_kind.items():
-        results = validate_records(kind, [data for _, _, data in items])
-        for (message, source, _), result in zip(items, results, strict=True):
+        results = validate_records(kind, [data for _, data in items])
+        for (message, _), result in zip(items, results, strict=True):
             if isinstance(result, InvalidRecord):
                 batch.failures.append(
                     Failure.of_message(
@@ -108,46 +125,6 @@ def prepare(messages, derived_ids: DerivedIds) -> Batch:
                 continue
             batch.records[kind].append(result)
             if kind == "coupons":
+                source = message_source(message.topic(), message.partition(), message.offset())
                 batch.coupon_sources[result["id"]] = source
     return batch
-
-
-@transaction.atomic
-def store(batch: Batch) -> services.StoreResult:
-    """Store the batch's records and its dead-letter rows in one transaction."""
-    result = services.store_batch(
-        users=batch.records["users"],
-        events=batch.records["events"],
-        coupons=batch.records["coupons"],
-        source=batch.coupon_sources,
-    )
-    record_dead_letters(batch.failures)
-    return result
-
-
-def store_one_by_one(messages, derived_ids: DerivedIds) -> Batch:
-    """The fallback when the database refuses a whole batch (not an outage, e.g. a constraint).
-
-    Each message is stored in a transaction of its own, and the ones the
-    database refuses become dead letters, so one such record neither stops
-    the consumer nor takes the rest of its batch with it.
-    """
-    combined = Batch()
-    for message in messages:
-        single = prepare([message], derived_ids)  # ids derived already: cached
-        try:
-            store(single)
-        except DATABASE_UNAVAILABLE:
-            raise
-        except DatabaseError as error:
-            single = Batch(next_offsets=single.next_offsets, size=single.size)
-            failure = Failure.of_message(
-                message, error=str(error), error_kind=ErrorKind.REFUSED_BY_DATABASE
-            )
-            single.failures.append(failure)
-            store(single)
-        combined.failures += single.failures
-        combined.size += single.size
-        for position, offset in single.next_offsets.items():
-            combined.next_offsets[position] = max(offset, combined.next_offsets.get(position, 0))
-    return combined

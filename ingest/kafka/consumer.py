@@ -1,75 +1,62 @@
-"""The consumer loop (docs/consumers.md): consume a batch, store it in one transaction, commit.
+"""The consumer loop (docs/consumers.md): it drives a batch through the steps, each a module.
 
-Each iteration:
+Each iteration hands one batch on, in order:
 
-1. `consume` up to `batch_size` messages of any subscribed topic;
-2. decode and validate them (`batch.prepare`); what can never be stored
-   becomes a dead letter;
-3. store the valid records and the dead-letter rows in one transaction,
-   retried with backoff while the database is unavailable, the partitions
-   paused and polled meanwhile so that the group keeps us (`holding`);
-4. produce the dead letters and wait for the broker's acknowledgement;
-5. commit the batch's offsets synchronously, only now;
-6. drain the outboxes the batch wrote to (recommendation refreshes,
-   `drains`): at once when the flow pauses, coalesced while it is high;
-   a drain that runs long (a full rebuild taken over) runs with the
-   partitions paused and polled, like an outage.
+1. poll (`poll.py`): up to `batch_size` messages of any subscribed topic,
+   in offset order and without a gap (`offsets.py`);
+2. decode and validate (`batch.py`), then store the valid records and the
+   dead-letter rows in one transaction (`store.py`), retried while the
+   database is unavailable with the partitions paused and polled, so that
+   the group keeps us (`holding.py`);
+3. dead letters (`dead_letter.py`): produced, and the broker's
+   acknowledgement awaited;
+4. commit (`rebalance.py`) the batch's offsets synchronously, only now; a
+   rebalance commits what is stored before a partition leaves;
+5. drain the outboxes the batch wrote to (recommendation refreshes,
+   `drains.py`): at once when the flow pauses, coalesced while it is high,
+   in the worker thread and polled beside if it runs long.
 
 A crash at any point replays the uncommitted batch, which the idempotent
 upserts store as if for the first time; work owed after a commit waits in
-the database for the next drain. Every few seconds the loop logs a
-progress line, reports its figures for the status page (`reporting`) and
-looks after parked coupons (`parked`).
+the database for the next drain. What the loop counts goes to `reporting.py`
+(metrics, the progress line, the status page), and every few seconds it
+looks after parked coupons (`parked.py`).
 
-The loop is written on confluent-kafka directly, not on a stream-processing
-library, because one process consumes several topics into one transaction
-per batch, dead letters carry their reason in headers, and a database
-outage must hold the same batch (not skip or crash) until it ends.
+The steps follow sentry-arroyo's processing strategies, but the loop is
+written on confluent-kafka directly: one process consumes several topics
+into one transaction per batch, dead letters carry their reason in headers,
+and a database outage must hold the same batch (not skip or crash) until it
+ends.
 """
 
-import contextlib
-import functools
 import logging
 import os
 import socket
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import close_old_connections
 
-from betreco import metrics
 from betreco.crashpoints import crash_point
-from ingest.kafka import batch as batches
 from ingest.kafka.admin import ensure_topics, wait_for_broker
-from ingest.kafka.backoff import (
-    DATABASE_UNAVAILABLE,
-    Stopped,
-    bound_database_waits,
-    drop_database_connections,
-    retry,
-)
+from ingest.kafka.backoff import Stopped, bound_database_waits, drop_database_connections, retry
 from ingest.kafka.client_config import client_config, redacted
-from ingest.kafka.dead_letter import dead_letter_producer, publish_dead_letters
+from ingest.kafka.dead_letter import PUBLISH_TIMEOUT, DeadLetterPublisher, dead_letter_producer
 from ingest.kafka.derived_ids import DerivedIds
 from ingest.kafka.drains import OutboxDrains
-from ingest.kafka.holding import Holding, Position, Revoked
-from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
-from ingest.kafka.logs import log_error, with_logging
+from ingest.kafka.holding import Holding, longest_quiet, max_poll_interval_ms
+from ingest.kafka.logs import with_logging
 from ingest.kafka.offsets import Offsets
-from ingest.kafka.parked import parked_upkeep
-from ingest.kafka.progress import Progress
-from ingest.kafka.reporting import Reporter
-from ingest.kafka.topics import kind_of_topic, topic_name
-from ingest.models import ParkedCoupon
+from ingest.kafka.parked import ParkedUpkeep
+from ingest.kafka.poll import Poller
+from ingest.kafka.rebalance import Partitions
+from ingest.kafka.reporting import Figures
+from ingest.kafka.store import Store
+from ingest.kafka.topics import kind_of_topic
 
 logger = logging.getLogger(__name__)
-
-MAINTENANCE_INTERVAL = 5.0
-FILL_WAIT = 0.1  # seconds one consume call waits while a batch fills
-DEAD_LETTER_TIMEOUT = 10.0
 
 
 @dataclass
@@ -85,21 +72,6 @@ class ConsumerOptions:
     bootstrap_servers: str = field(default_factory=lambda: settings.KAFKA_BOOTSTRAP_SERVERS)
 
 
-def max_poll_interval_ms() -> int:
-    # librdkafka refuses a poll interval shorter than the session timeout.
-    return max(settings.KAFKA_MAX_POLL_INTERVAL_MS, settings.KAFKA_SESSION_TIMEOUT_MS)
-
-
-def longest_quiet() -> float:
-    """The longest one step of the loop may run without polling: a sixth of the poll interval.
-
-    A step that may take longer (preparing and storing a batch) runs in the worker
-    thread and is polled beside past this; a broker request waits at most this long.
-    Several such steps in a row must still fit in `max.poll.interval.ms`.
-    """
-    return min(max(max_poll_interval_ms() / 6000, 0.5), 5.0)
-
-
 def consumer_config(options: ConsumerOptions) -> dict:
     session_timeout = settings.KAFKA_SESSION_TIMEOUT_MS
     config = client_config(
@@ -112,7 +84,10 @@ def consumer_config(options: ConsumerOptions) -> dict:
             "session.timeout.ms": session_timeout,
             "heartbeat.interval.ms": max(min(3000, session_timeout // 3), 100),
             "max.poll.interval.ms": max_poll_interval_ms(),
-            "partition.assignment.strategy": "cooperative-sticky",
+            # Eager `range`, not `cooperative-sticky`: with members of different subscriptions
+            # (one process per topic beside processes over all three) librdkafka 2.16's sticky
+            # assignor crashes the group leader (docs/consumers.md, "Assignment").
+            "partition.assignment.strategy": "range",
         },
         bootstrap_servers=options.bootstrap_servers,
     )
@@ -121,27 +96,23 @@ def consumer_config(options: ConsumerOptions) -> dict:
 
 
 class ConsumerLoop:
-    """Consumes `options.topics` until stopped (`stop()`, e.g. from a signal handler)."""
+    """Consumes `options.topics` until stopped (`stop()`, e.g. from a signal handler).
+
+    Its steps, built around the consumer once the broker answers (`_join`):
+    `poller`, `store`, `dead_letters`, `partitions` (commit), `drains`, and
+    beside them `figures` and `parked`, all sharing `holding`.
+    """
 
     def __init__(self, options: ConsumerOptions):
         self.options = options
         self.kinds = [kind_of_topic(topic) for topic in options.topics]
         self.stopping = False
-        self.pending: dict[tuple[str, int], int] = {}  # stored, not yet committed
-        self.progress = Progress(idle_interval=settings.CONSUMER_IDLE_LOG_INTERVAL)
-        self.reporter = Reporter(f"{socket.gethostname()}:{os.getpid()}")
         self.consumed = 0
-        self.last_activity = time.monotonic()
-        self.assigned_once = False
-        self.next_maintenance = 0.0
-        self.consumer: Consumer | None = None
-        self.holding: Holding | None = None
-        self.offsets: Offsets | None = None
-        self.collecting: list = []  # the batch being collected (rebalances drop from it)
-        self.producer = None
-        self.drains = OutboxDrains(should_stop=self.should_stop)
+        self.started = self.last_activity = time.monotonic()
+        self.drains = OutboxDrains(should_stop=self.should_stop)  # refuses to run without one
         self.derived_ids = DerivedIds(options.bootstrap_servers)
-        self.started = time.monotonic()
+        self.producer: Producer | None = None
+        self.consumer: Consumer | None = None
 
     def stop(self, *_args) -> None:
         if not self.stopping:
@@ -164,30 +135,8 @@ class ConsumerLoop:
                 should_stop=self.should_stop,
             )
             self.producer = dead_letter_producer(self.options.bootstrap_servers)
-            self.drains.run()  # whatever a process that died before us still owed
-            self.consumer = Consumer(consumer_config(self.options))
-            self.holding = Holding(self.consumer, should_stop=self.should_stop)
-            self.offsets = Offsets(
-                self.consumer,
-                gap_wait=settings.CONSUMER_GAP_WAIT_SECONDS,
-                broker_timeout=longest_quiet(),
-            )
-            for topic in self.options.topics:  # every series exists from the start, at 0
-                for counter in (metrics.RECORDS_STORED, metrics.DEAD_LETTERS, metrics.OFFSET_GAPS):
-                    counter.labels(topic)
-            self.drains.runner = self._drain_polling
-            self.consumer.subscribe(
-                self.options.topics,
-                on_assign=self._assigned,
-                on_revoke=self._revoked,
-                on_lost=self._lost,
-            )
-            logger.info(
-                "consuming %s as group %r, batches of up to %d",
-                ", ".join(self.options.topics),
-                self.options.group_id,
-                self.options.batch_size,
-            )
+            self.drains.drain()  # whatever a process that died before us still owed
+            self._join(Consumer(consumer_config(self.options)))
             while not self._finished():
                 self._iteration()
         except Stopped:
@@ -196,12 +145,31 @@ class ConsumerLoop:
             self._close()
         return self.consumed
 
-    def _drain_polling(self, work) -> None:
-        """Drains run in a worker thread, the partitions paused and polled if they run long."""
-        _, paused = self.holding.run_polling(work, what="draining outboxes")
-        if paused:
-            # Paused, no message could come: that was no idle time (`--until-idle`).
-            self.last_activity = time.monotonic()
+    def _join(self, consumer: Consumer) -> None:
+        """The steps around a new consumer, then the subscription."""
+        stop = self.should_stop
+        self.holding = Holding(consumer, should_stop=stop)
+        offsets = Offsets(
+            consumer, gap_wait=settings.CONSUMER_GAP_WAIT_SECONDS, broker_timeout=longest_quiet()
+        )
+        self.poller = Poller(
+            consumer, offsets, poll_timeout=self.options.poll_timeout, should_stop=stop
+        )
+        self.store = Store(self.holding, self.derived_ids, should_stop=stop)
+        self.dead_letters = DeadLetterPublisher(self.producer, self.holding, should_stop=stop)
+        self.partitions = Partitions(
+            consumer, holding=self.holding, poller=self.poller, derived_ids=self.derived_ids
+        )
+        self.figures = Figures(consumer, self.options.topics)
+        self.parked = ParkedUpkeep(self.producer, self.holding)
+        self.consumer = consumer  # closed, and its offsets committed, by `_close`
+        self.partitions.subscribe(self.options.topics)
+        logger.info(
+            "consuming %s as group %r, batches of up to %d",
+            ", ".join(self.options.topics),
+            self.options.group_id,
+            self.options.batch_size,
+        )
 
     def _finished(self) -> bool:
         options = self.options
@@ -213,344 +181,63 @@ class ConsumerLoop:
             return False
         # Joining the group takes a while (longer when a killed member must
         # time out first): until the first assignment, wait longer.
-        limit = options.until_idle
-        if not self.assigned_once:
+        limit, assigned_at = options.until_idle, self.partitions.assigned_at
+        if assigned_at is None:
             limit += 3 * settings.KAFKA_SESSION_TIMEOUT_MS / 1000
-        return time.monotonic() - self.last_activity >= limit
+        return time.monotonic() - max(self.last_activity, assigned_at or 0) >= limit
 
     def _iteration(self) -> None:
+        """One batch through the steps: poll, store, dead letters, commit, drain; then figures."""
         limit = self.options.batch_size
         if self.options.max_messages is not None:
             limit = min(limit, self.options.max_messages - self.consumed)
-        messages, fetched = self._collect(limit)
-        if messages:
+        batch = self.poller.collect(limit)
+        stored = took = None
+        if batch.messages:
             self.last_activity = time.monotonic()
             started = time.perf_counter()
-            self._handle(messages)
+            stored = self.store.store(batch)  # None: every partition of it left us meanwhile
+            if stored is not None:
+                self.dead_letters.publish(stored)  # then the partitions held for it resume
+                logger.debug(
+                    "stored a batch of %d (%d dead letters)", stored.size, len(stored.failures)
+                )
+                self.consumed += stored.size
             crash_point("after-store")
-        self._commit_pending(polling=True)
-        if messages:
-            metrics.BATCH_DURATION.observe(time.perf_counter() - started)
+        self.partitions.commit(stored, polling=True)  # and what an earlier attempt left
+        if batch.messages:
+            took = time.perf_counter() - started
             crash_point("after-offsets")
-            self.drains.after_batch(flow_paused=fetched < limit)
-        self._maintain()
+            if self.drains.due(flow_paused=batch.fetched < limit):
+                self._drain()
+        self._upkeep()
         self.producer.poll(0)  # serves the dead-letter producer's callbacks and log lines
-        self.progress.maybe_log(self._lag, self._parked_count)
-        self.reporter.maybe_report(self._partition_lag)
+        self.figures.after_iteration(stored, took)
 
-    def _collect(self, limit: int) -> tuple[list, int]:
-        """Up to `limit` messages without a gap, and how many were fetched.
+    def _drain(self) -> None:
+        """Drains run in the worker thread, the partitions paused and polled if they run long."""
+        _, paused = self.holding.run_polling(self.drains.drain, what="draining outboxes")
+        if paused:  # no message could come meanwhile: that was no idle time (`--until-idle`)
+            self.last_activity = time.monotonic()
 
-        `consume(n, timeout)` returns only when it has n messages or the
-        timeout ends, so one long call would hold a trickle of records for
-        the whole timeout. Short calls instead: keep filling while messages
-        come, hand over as soon as a call brings none (or after poll_timeout).
-        Each call's messages are admitted in offset order (`offsets`); a
-        rebalance during a later call drops what was collected of the
-        partitions it took away (`_forget`), so no older version is stored
-        over what their new owner stores.
-        """
-        deadline = time.monotonic() + self.options.poll_timeout
-        self.collecting, fetched = [], 0
-        while fetched < limit and not self.stopping:
-            got = self.consumer.consume(limit - fetched, timeout=FILL_WAIT)
-            fetched += len(got)
-            self.collecting += self.offsets.admit(self._without_kafka_errors(got))
-            if (fetched and not got) or time.monotonic() >= deadline:
-                break
-        messages, self.collecting = self.collecting, []
-        return messages, fetched
-
-    def _assignment(self) -> set[Position]:
-        return {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
-
-    def _without_kafka_errors(self, messages: list) -> list:
-        good = []
-        for message in messages:
-            error = message.error()
-            if error is None:
-                good.append(message)
-            elif error.code() != KafkaError._PARTITION_EOF:
-                self._log_kafka_error(error)
-        return good
-
-    def _log_kafka_error(self, error: KafkaError) -> None:
-        """An error handed over with the messages: fatal ends the loop, others are logged
-        as the client's `error_cb` logs them (once a minute per code)."""
-        if error.fatal():
-            raise KafkaException(error)
-        log_error(error)
-
-    def _handle(self, messages: list) -> None:
-        """Store one batch, publish its dead letters, and mark its offsets for commit.
-
-        Waits out an outage with the partitions paused (`holding`), then
-        resumes them; records of partitions revoked meanwhile are not stored.
-        """
-        batch, messages = self._store_held(messages)
-        if batch is None:
-            self.holding.resume("every held record went to other members")
+    def _upkeep(self) -> None:
+        """Every few seconds: parked coupons, a drain (events end without any write), gauges."""
+        if not self.parked.due():
             return
-        self.holding.hold(set())  # stored: a new owner replaying it now changes nothing
-        retry(
-            lambda: publish_dead_letters(
-                self.producer, batch.failures, timeout=DEAD_LETTER_TIMEOUT
-            ),
-            what=f"publishing {len(batch.failures)} dead letters",
-            retry_on=(KafkaException, BufferError),
-            should_stop=self.should_stop,
-            on_failure=lambda error: self.holding.pause(
-                f"Kafka unavailable: {error}; holding {len(batch.failures)} dead letters"
-            ),
-            wait=self.holding.wait,
-        )
-        self.holding.resume(f"stored the held {batch.size} records")
-        logger.debug("stored a batch of %d (%d dead letters)", batch.size, len(batch.failures))
-        self.consumed += batch.size
-        self.progress.batch_done(batch.size, len(batch.failures))
-        self._count(messages, batch.failures)
-        assigned = self._assignment()
-        for position, offset in batch.next_offsets.items():
-            if position in assigned:  # a partition lost meanwhile is its new owner's to commit
-                self.pending[position] = max(offset, self.pending.get(position, 0))
-
-    def _store_held(self, messages: list) -> tuple[batches.Batch | None, list]:
-        """Store `messages` as one batch however long the database is unavailable.
-
-        Returns the batch stored and its messages: fewer than given when
-        partitions were revoked during the wait (their new owner stores
-        those), and no batch when none of them is ours any more.
-        """
-        self.holding.hold({_position(message) for message in messages})
-        while True:
-            try:
-                prepare = functools.partial(batches.prepare, messages, self.derived_ids)
-                batch = self._retry_store(
-                    functools.partial(self._polling, prepare, f"preparing {len(messages)}"),
-                    f"deriving ids for a batch of {len(messages)}",
-                    len(messages),
-                    retry_on=(*DATABASE_UNAVAILABLE, KafkaException),  # the topic id: the broker
-                )
-                return self._store(batch, messages), messages
-            except Revoked as revoked:
-                kept = [m for m in messages if _position(m) not in revoked.positions]
-                logger.info(
-                    "dropped %d held records of %s, revoked during the wait: "
-                    "their new owner stores them",
-                    len(messages) - len(kept),
-                    revoked,
-                )
-                messages = kept
-                if not messages:
-                    return None, messages
-
-    def _store(self, batch: batches.Batch, messages: list) -> batches.Batch:
-        try:
-            self._retry_store(
-                lambda: self._polling(lambda: batches.store(batch), f"storing {batch.size}"),
-                f"storing a batch of {batch.size}",
-                batch.size,
-            )
-        except DatabaseError:
-            logger.exception("the database refused a batch; storing its messages one by one")
-            batch = self._retry_store(
-                lambda: self._polling(
-                    lambda: batches.store_one_by_one(messages, self.derived_ids),
-                    f"storing {batch.size} one by one",
-                ),
-                f"storing {batch.size} one by one",
-                batch.size,
-            )
-        return batch
-
-    def _polling(self, work, what: str):
-        """Prepare, store or release in the worker thread; past `longest_quiet`, polling beside.
-
-        A batch that takes long to validate or write (a busy machine or
-        database, a slow disk) must not cost the group membership: the member
-        would be dropped and its partitions given to another while it still
-        writes their records.
-        """
-        result, _ = self.holding.run_polling(
-            work,
-            what=what,
-            slow_after=longest_quiet(),
-            finish_before_rebalance=True,
-        )
-        return result
-
-    def _count(self, messages: list, failures: list) -> None:
-        """Per topic, what a committed batch stored (or parked) and dead-lettered.
-
-        Into the metrics (`betreco_records_stored`, `betreco_dead_letters`)
-        and the figures reported to the database for the status page.
-        """
-        handled = Counter(message.topic() for message in messages)
-        dead = Counter(failure.topic for failure in failures)
-        for topic in handled.keys() | dead.keys():
-            stored = max(handled[topic] - dead[topic], 0)
-            self.reporter.count(topic, stored=stored, dead_lettered=dead[topic])
-            if stored:
-                metrics.RECORDS_STORED.labels(topic).inc(stored)
-            if dead[topic]:
-                metrics.DEAD_LETTERS.labels(topic).inc(dead[topic])
-
-    def _retry_store(self, step, what: str, records: int, retry_on=DATABASE_UNAVAILABLE):
-        """Retry a storing step through an outage, holding `records` with the partitions paused."""
-
-        def unavailable(error: BaseException) -> None:
-            drop_database_connections()
-            cause = " ".join(str(error).split())  # one line, whatever the driver says
-            down = "Kafka" if isinstance(error, KafkaException) else "database"
-            self.holding.pause(f"{down} unavailable: {cause}; holding {records} records")
-
-        return retry(
-            step,
-            what=what,
-            retry_on=retry_on,
-            should_stop=self.should_stop,
-            on_failure=unavailable,
-            wait=self.holding.wait,
-        )
-
-    def _commit_pending(self, only: set | None = None, *, polling: bool = False) -> None:
-        """Commit stored offsets synchronously; on failure keep them for the next attempt.
-
-        `polling`: a commit queued behind a rebalance can wait for as long as
-        the group takes to form again, so it runs beside the poll loop
-        (`Holding.run_polling`). Rebalance callbacks and closing commit inline.
-        """
-        offsets = [
-            TopicPartition(topic, partition, offset)
-            for (topic, partition), offset in self.pending.items()
-            if only is None or (topic, partition) in only
-        ]
-        if not offsets:
-            return
-
-        def commit():
-            return self.consumer.commit(offsets=offsets, asynchronous=False)
-
-        try:
-            if polling:
-                committed, _ = self.holding.run_polling(commit, what="committing offsets")
-            else:
-                committed = commit()
-        except KafkaException as error:
-            logger.warning("committing offsets failed, will retry: %s", error)
-            return
-        for tp in committed or offsets:
-            if tp.error is None:
-                self.pending.pop((tp.topic, tp.partition), None)
-            else:
-                logger.warning("committing %s[%d] failed: %s", tp.topic, tp.partition, tp.error)
-
-    def _assigned(self, _consumer, partitions) -> None:
-        self.last_activity = time.monotonic()
-        self.assigned_once = True
-        logger.info("assigned %s", _describe(partitions))
-        # A topic recreated, or a broker started again, comes back as an assignment.
-        self.derived_ids.forget_topics({tp.topic for tp in partitions})
-        self.holding.assigned(partitions)  # paused at once if we are waiting
-
-    def _revoked(self, _consumer, partitions) -> None:
-        """Commit what is stored of the partitions leaving us, then forget them."""
-        logger.info("revoked %s", _describe(partitions))
-        leaving = {(tp.topic, tp.partition) for tp in partitions}
-        self.holding.finish_work()
-        self._commit_pending(only=leaving)
-        self._forget(leaving)
-        self.holding.left(leaving)
-
-    def _lost(self, _consumer, partitions) -> None:
-        logger.warning(
-            "lost %s (their uncommitted batch will be redelivered)", _describe(partitions)
-        )
-        lost = {(tp.topic, tp.partition) for tp in partitions}
-        self._forget(lost)
-        self.holding.left(lost)
-
-    def _forget(self, positions: set) -> None:
-        self.offsets.forget(positions)
-        kept = [m for m in self.collecting if _position(m) not in positions]
-        if len(kept) < len(self.collecting):
-            logger.info(
-                "left %d collected messages of partitions no longer ours",
-                len(self.collecting) - len(kept),
-            )
-        self.collecting = kept
-        for position in positions:
-            self.pending.pop(position, None)
-            topic, partition = position
-            # No lag of ours to report for a partition another member now holds.
-            with contextlib.suppress(KeyError):
-                metrics.CONSUMER_LAG.remove(topic, str(partition))
-
-    def _maintain(self) -> None:
-        """Now and then: parked coupons' upkeep, and a drain (events end without any write)."""
-        now = time.monotonic()
-        if now < self.next_maintenance:
-            return
-        interval = min(MAINTENANCE_INTERVAL, max(settings.PARKED_TIMEOUT_SECONDS / 2, 0.5))
-        self.next_maintenance = now + interval
         close_old_connections()  # renews the connection in idle times too
-        try:
-            # Releasing thousands of parked coupons takes seconds: a write, run like a store.
-            upkeep = self._polling(
-                lambda: parked_upkeep(self.producer), "looking after parked coupons"
-            )
-            expired = upkeep.dead_lettered
-            self.progress.dead_lettered += expired
-            self.reporter.count(topic_name("coupons"), dead_lettered=expired)
-        except DATABASE_UNAVAILABLE as error:
-            logger.warning("parked coupons not checked, the database is unavailable: %s", error)
-            drop_database_connections()
-        except DatabaseError as error:  # e.g. a concurrent release: try again next time
-            logger.warning("parked coupons not checked this time: %s", error)
-        except KafkaException as error:
-            logger.warning("expired parked coupons not dead-lettered yet: %s", error)
-        self.drains.run()
-        # The parked gauge follows the maintenance beat, not the progress line (quiet when
-        # idle); the lag gauges follow the reporter's, which reads the lag anyway.
-        self._parked_count()
-
-    def _partition_lag(self) -> list[PartitionLag] | None:
-        """Lag per partition (also into `betreco_consumer_lag`); None if the broker cannot say."""
-        try:
-            rows = lag_by_partition(
-                self.consumer,
-                self.consumer.assignment(),
-                timeout=min(2.0, longest_quiet()),
-                cached=True,
-            )
-        except KafkaException:
-            return None
-        for row in rows:
-            metrics.CONSUMER_LAG.labels(row.topic, str(row.partition)).set(row.lag)
-        return rows
-
-    def _lag(self) -> dict[str, int] | None:
-        rows = self._partition_lag()
-        if rows is None:
-            return None
-        return {topic: row.lag for topic, row in by_topic(rows).items()}
-
-    def _parked_count(self) -> int | None:
-        try:
-            count = ParkedCoupon.objects.count()
-        except DATABASE_UNAVAILABLE:
-            return None
-        metrics.PARKED_COUPONS.set(count)
-        return count
+        self.figures.expired(self.parked.run())
+        self._drain()
+        # The parked gauge follows this beat, not the progress line (quiet when idle).
+        self.figures.parked()
 
     def _close(self) -> None:
         if self.consumer is not None:
-            self._commit_pending()
-            self.reporter.report(self._partition_lag())
+            self.partitions.commit()
+            self.figures.close()
             self.holding.close()  # the worker thread may still be using the consumer
             self.consumer.close()  # leaves the group at once
         if self.producer is not None:
-            self.producer.flush(DEAD_LETTER_TIMEOUT)
+            self.producer.flush(PUBLISH_TIMEOUT)
         drop_database_connections()
         logger.info(
             "consumer closed after %d messages in %.1f s, %.1f s of it draining outboxes",
@@ -558,11 +245,3 @@ class ConsumerLoop:
             time.monotonic() - self.started,
             self.drains.seconds,
         )
-
-
-def _position(message) -> Position:
-    return message.topic(), message.partition()
-
-
-def _describe(partitions) -> str:
-    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"

@@ -17,15 +17,18 @@ and loses none.
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException, Producer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from ingest.kafka.backoff import retry
 from ingest.kafka.client_config import client_config
+from ingest.kafka.holding import Holding
 from ingest.kafka.logs import with_logging
 from ingest.kafka.topics import (
     SCHEMA_VERSION,
@@ -36,7 +39,12 @@ from ingest.kafka.topics import (
 )
 from ingest.models import DeadLetter, ParkedCoupon
 
+if TYPE_CHECKING:  # a batch carries failures: batch.py imports this module
+    from ingest.kafka.batch import Batch
+
 logger = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT = 10.0  # seconds the broker has to acknowledge a round of dead letters
 
 
 @dataclass(frozen=True)
@@ -222,6 +230,35 @@ def publish_dead_letters(producer: Producer, failures: list[Failure], *, timeout
     ]
     if messages:
         _produce_and_wait(producer, messages, timeout)
+
+
+class DeadLetterPublisher:
+    """The loop's step after the store: publish a stored batch's dead letters before its commit.
+
+    While the broker is unavailable the same dead letters are retried with
+    the partitions paused and polled (`holding`), so the batch's offsets are
+    not committed before every dead letter of it was acknowledged. It is the
+    last step the batch is held for: then its partitions resume, if paused.
+    """
+
+    def __init__(self, producer: Producer, holding: Holding, *, should_stop: Callable[[], bool]):
+        self.producer = producer
+        self.holding = holding
+        self.should_stop = should_stop
+
+    def publish(self, batch: "Batch") -> None:
+        failures = batch.failures
+        retry(
+            lambda: publish_dead_letters(self.producer, failures, timeout=PUBLISH_TIMEOUT),
+            what=f"publishing {len(failures)} dead letters",
+            retry_on=(KafkaException, BufferError),
+            should_stop=self.should_stop,
+            on_failure=lambda error: self.holding.pause(
+                f"Kafka unavailable: {error}; holding {len(failures)} dead letters"
+            ),
+            wait=self.holding.wait,
+        )
+        self.holding.resume(f"stored the held {batch.size} records")
 
 
 def dead_letter_producer(bootstrap_servers: str | None = None) -> Producer:

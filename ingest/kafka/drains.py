@@ -8,10 +8,11 @@ durable. While messages flow in full batches, drains are coalesced (one
 every `CONSUMER_DRAIN_INTERVAL` seconds); as soon as the flow pauses, the
 next drain runs at once.
 
-A drain may run long (a full rebuild taken over); the loop's `should_stop`
-is passed on to it (`betreco.stopping`), so a consumer told to stop has its
-drain return at its next safe point and exits within its grace period,
-leaving the rest owed in the database.
+A drain may run long (a full rebuild taken over): the loop runs `drain` in
+its worker thread, polled beside (`Holding.run_polling`), and its
+`should_stop` is passed on to the drains (`betreco.stopping`), so a
+consumer told to stop has its drain return at its next safe point and exits
+within its grace period, leaving the rest owed in the database.
 """
 
 import logging
@@ -37,13 +38,9 @@ class OutboxDrains:
         self,
         drains: list[Callable[[], object]] | None = None,
         interval: float | None = None,
-        runner: Callable[[Callable[[], None]], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ):
-        """`runner(work)` runs the drains: inline by default, the consumer's keeps polling.
-
-        `should_stop()` turning true asks a running drain to return early.
-        """
+        """`should_stop()` turning true asks a running drain to return early."""
         if drains is None:
             drains = hooks.registered_drains()
             if not drains:
@@ -55,26 +52,20 @@ class OutboxDrains:
         self.drains = drains
         self.interval = settings.CONSUMER_DRAIN_INTERVAL if interval is None else interval
         self.last_run = float("-inf")
-        self.seconds = 0.0  # time spent draining, for the progress line
-        self.runner = runner or (lambda work: work())
+        self.seconds = 0.0  # time spent draining, for the closing line
         self.should_stop = should_stop
 
-    def after_batch(self, *, flow_paused: bool) -> None:
+    def due(self, *, flow_paused: bool) -> bool:
         """After a batch's commit: drain now if the flow paused or the interval has passed."""
-        if flow_paused or time.monotonic() - self.last_run >= self.interval:
-            self.run()
+        return flow_paused or time.monotonic() - self.last_run >= self.interval
 
-    def run(self) -> None:
-        """Drain every outbox now (at start, after batches, when idle)."""
+    def drain(self) -> None:
+        """Drain every outbox now (at start, after batches, when idle), in the calling thread."""
         started = time.monotonic()
         self.last_run = started
-        self.runner(self._drain_all)
-        self.seconds += time.monotonic() - started
-
-    def _drain_all(self) -> None:
-        # Set here, in the thread the drains run in (the runner's worker, or inline).
-        with stoppable(self.should_stop):
+        with stoppable(self.should_stop):  # set in the thread the drains run in
             self._drain_each()
+        self.seconds += time.monotonic() - started
 
     def _drain_each(self) -> None:
         for drain in self.drains:

@@ -27,16 +27,31 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as StillRunning
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from django.conf import settings
 from django.db import close_old_connections, connections
 
 from ingest.kafka.backoff import Stopped
+from ingest.kafka.topics import Position
 
 logger = logging.getLogger(__name__)
 
 POLL_WAIT = 0.2  # seconds one poll() may block while paused
 SLOW_WORK = 1.0  # seconds of `run_polling` work before the partitions are paused
 
-Position = tuple[str, int]
+
+def max_poll_interval_ms() -> int:
+    """The consumer's `max.poll.interval.ms`: librdkafka refuses one shorter than the session."""
+    return max(settings.KAFKA_MAX_POLL_INTERVAL_MS, settings.KAFKA_SESSION_TIMEOUT_MS)
+
+
+def longest_quiet() -> float:
+    """The longest one step of the loop may run without polling: a sixth of the poll interval.
+
+    A step that may take longer (preparing and storing a batch) runs in the worker
+    thread and is polled beside past this; a broker request waits at most this long.
+    Several such steps in a row must still fit in `max.poll.interval.ms`.
+    """
+    return min(max(max_poll_interval_ms() / 6000, 0.5), 5.0)
 
 
 class Revoked(Exception):  # noqa: N818 - an event the caller handles, not a failure
@@ -157,6 +172,19 @@ class Holding:
             self._unpause(f"{what} done")
         return future.result(), True
 
+    def run_writing(self, work: Callable[[], object], *, what: str) -> object:
+        """Prepare, store or release in the worker thread; past `longest_quiet`, polling beside.
+
+        A batch that takes long to validate or write (a busy machine or
+        database, a slow disk) must not cost the group membership: the member
+        would be dropped and its partitions given to another while it still
+        writes their records; a rebalance waits for the write (`finish_work`).
+        """
+        result, _ = self.run_polling(
+            work, what=what, slow_after=longest_quiet(), finish_before_rebalance=True
+        )
+        return result
+
     def finish_work(self) -> None:
         """From a rebalance callback: let a batch being stored finish before partitions move."""
         future = self._must_finish
@@ -168,7 +196,7 @@ class Holding:
     def assigned(self, partitions: list[TopicPartition]) -> None:
         """From `on_assign`: while paused, a partition is paused as soon as it is assigned."""
         if self.paused:
-            self.consumer.incremental_assign(partitions)
+            self.consumer.assign(partitions)  # eager: `partitions` is the whole assignment
             self.consumer.pause(partitions)
 
     def left(self, positions: set[Position]) -> None:

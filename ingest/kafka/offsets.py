@@ -23,10 +23,10 @@ messages in order only:
   is accepted (the offsets really are empty: compaction, transaction
   markers on a real cluster) with an ERROR naming the range.
 
-A partition revoked or lost is forgotten, and its messages not yet stored
-are dropped by the loop; when it comes back its expected offset is read
-from the group's committed offset again, so records another member stored
-meanwhile are not stored over with older versions.
+A partition revoked or lost is forgotten (`rebalance.py`), and its
+messages not yet stored are dropped (`poll.py`); when it comes back its
+expected offset is read from the group's committed offset again, so records
+another member stored meanwhile are not stored over with older versions.
 """
 
 import logging
@@ -36,10 +36,9 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 
 from betreco import metrics
+from ingest.kafka.topics import Position, position_of
 
 logger = logging.getLogger(__name__)
-
-Position = tuple[str, int]
 
 MIN_REFETCHES = 3  # a gap is accepted only after it came back this many times, and the wait
 
@@ -81,10 +80,10 @@ class Offsets:
         """The messages that continue their partitions without a gap, in their order."""
         if not messages:
             return messages
-        self._learn_starts({_position(m) for m in messages} - self.expected.keys())
+        self._learn_starts({position_of(m) for m in messages} - self.expected.keys())
         admitted, stopped = [], set()
         for message in messages:
-            position = _position(message)
+            position = position_of(message)
             if position in stopped:
                 continue
             if position not in self.expected:  # its start could not be read: fetch it again
@@ -151,7 +150,3 @@ class Offsets:
             self.consumer.seek(TopicPartition(topic, partition, offset))
         except KafkaException as error:  # revoked meanwhile: its new owner reads it
             logger.warning("could not seek %s[%d] back to %d: %s", topic, partition, offset, error)
-
-
-def _position(message) -> Position:
-    return message.topic(), message.partition()

@@ -1,4 +1,9 @@
-"""A consumer's figures for the status page, written to the database (docs/operations.md).
+"""A consumer's figures: its metrics, its progress line and its rows for the status page.
+
+`Figures` is the loop's one place for what it counts (docs/operations.md):
+each stored batch goes into the Prometheus metrics (`betreco_records_stored`,
+`betreco_dead_letters`, the lag and parked gauges), the progress line
+(`progress.py`) and the status page's rows, reported every few seconds.
 
 The status page may be served by any process (an API worker, not the
 consumer), so consumers report what they did where every process can read
@@ -14,16 +19,27 @@ Reporting never fails the loop: a database error is logged (once a
 minute at most) and the counts wait in memory for the next report.
 """
 
+import contextlib
 import logging
+import os
+import socket
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from confluent_kafka import Consumer, KafkaException
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from ingest.kafka.lag import PartitionLag
-from ingest.models import ConsumerStat
+from betreco import metrics
+from ingest.kafka.backoff import DATABASE_UNAVAILABLE
+from ingest.kafka.batch import Batch
+from ingest.kafka.holding import longest_quiet
+from ingest.kafka.lag import PartitionLag, by_topic, lag_by_partition
+from ingest.kafka.progress import Progress
+from ingest.kafka.topics import topic_name
+from ingest.models import ConsumerStat, ParkedCoupon
 from ingest.models import PartitionLag as PartitionLagRow
 
 logger = logging.getLogger(__name__)
@@ -163,8 +179,89 @@ class Reporter:
             logger.warning("status figures not reported this time (kept for later): %s", error)
 
 
+def forget_lag(positions) -> None:
+    """Drop the lag gauge (`betreco_consumer_lag`) of partitions no longer this consumer's."""
+    for topic, partition in positions:
+        with contextlib.suppress(KeyError):
+            metrics.CONSUMER_LAG.remove(topic, str(partition))
+
+
 def keep_recent(counts: dict, *, now: float) -> None:
     """Forget counts older than the kept window (a long outage must not grow memory)."""
     oldest = bucket_of(now - KEEP_SECONDS)
     for key in [key for key in counts if key[1] < oldest]:
         del counts[key]
+
+
+class Figures:
+    """What a consumer counts, into the metrics, its progress line and the status page's rows."""
+
+    def __init__(self, consumer: Consumer, topics: list[str]):
+        self.consumer = consumer
+        self.progress = Progress(idle_interval=settings.CONSUMER_IDLE_LOG_INTERVAL)
+        self.reporter = Reporter(f"{socket.gethostname()}:{os.getpid()}")
+        for topic in topics:  # every series exists from the start, at 0
+            for counter in (metrics.RECORDS_STORED, metrics.DEAD_LETTERS, metrics.OFFSET_GAPS):
+                counter.labels(topic)
+
+    def after_iteration(self, stored: Batch | None = None, seconds: float | None = None) -> None:
+        """Count what an iteration stored (`seconds` from its poll to its commit), then
+        report the progress line and the status page's rows, each when it is due."""
+        if seconds is not None:
+            metrics.BATCH_DURATION.observe(seconds)
+        if stored is not None:
+            self._count(stored)
+        self.progress.maybe_log(self._lag_by_topic, self.parked)
+        self.reporter.maybe_report(self._partition_lag)
+
+    def _count(self, batch: Batch) -> None:
+        """Per topic, what a committed batch stored (or parked) and dead-lettered."""
+        handled = Counter(message.topic() for message in batch.messages)
+        dead = Counter(failure.topic for failure in batch.failures)
+        for topic in handled.keys() | dead.keys():
+            stored = max(handled[topic] - dead[topic], 0)
+            self.reporter.count(topic, stored=stored, dead_lettered=dead[topic])
+            if stored:
+                metrics.RECORDS_STORED.labels(topic).inc(stored)
+            if dead[topic]:
+                metrics.DEAD_LETTERS.labels(topic).inc(dead[topic])
+        self.progress.batch_done(batch.size, len(batch.failures))
+
+    def expired(self, dead_lettered: int) -> None:
+        """Parked coupons the upkeep dead-lettered (their metric counts them as they expire)."""
+        self.progress.dead_lettered += dead_lettered
+        self.reporter.count(topic_name("coupons"), dead_lettered=dead_lettered)
+
+    def close(self) -> None:
+        """The last report, before the consumer leaves its group."""
+        self.reporter.report(self._partition_lag())
+
+    def parked(self) -> int | None:
+        """Coupons parked now (also into `betreco_parked_coupons`); None if the database is away."""
+        try:
+            count = ParkedCoupon.objects.count()
+        except DATABASE_UNAVAILABLE:
+            return None
+        metrics.PARKED_COUPONS.set(count)
+        return count
+
+    def _partition_lag(self) -> list[PartitionLag] | None:
+        """Lag per partition (also into `betreco_consumer_lag`); None if the broker cannot say."""
+        try:
+            rows = lag_by_partition(
+                self.consumer,
+                self.consumer.assignment(),
+                timeout=min(2.0, longest_quiet()),
+                cached=True,
+            )
+        except KafkaException:
+            return None
+        for row in rows:
+            metrics.CONSUMER_LAG.labels(row.topic, str(row.partition)).set(row.lag)
+        return rows
+
+    def _lag_by_topic(self) -> dict[str, int] | None:
+        rows = self._partition_lag()
+        if rows is None:
+            return None
+        return {topic: row.lag for topic, row in by_topic(rows).items()}

@@ -1,4 +1,4 @@
-"""Topic names and message headers: one name for each, used by producer and consumers.
+"""Topic names, message headers and partitions: one name for each, used by producer and consumers.
 
 Key: the record's id as text. Value: the record as UTF-8 JSON, the same shape
 the HTTP API takes. Headers name the schema and its version.
@@ -9,6 +9,7 @@ from enum import StrEnum
 from django.conf import settings
 
 RECORD_KINDS = ("users", "events", "coupons")
+Position = tuple[str, int]  # a partition: (topic, partition number)
 DEAD_LETTER_SUFFIX = ".dlq"
 SCHEMA_VERSION = "1"
 
@@ -64,3 +65,8 @@ def kind_of_topic(topic: str) -> str:
 
 def dead_letter_topic(topic: str) -> str:
     return f"{topic}{DEAD_LETTER_SUFFIX}"
+
+
+def position_of(message) -> Position:
+    """The partition a consumed message came from."""
+    return message.topic(), message.partition()

@@ -1,36 +1,29 @@
 """A consumer process's logs (docs/operations.md): one line per retry, quiet when idle."""
 
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
+from betreco import processes
 from betreco.embedded_broker import free_port
-from tests.kafka_pipeline import PROJECT_DIR, wait_until
+from tests.kafka_pipeline import wait_until
 
 
 def test_without_a_broker_a_consumer_logs_a_line_per_retry_naming_the_servers(tmp_path):
     servers = f"127.0.0.1:{free_port()}"  # nothing listens there
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "consume_topic", "users"],
-        cwd=PROJECT_DIR,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "betreco.settings",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            "KAFKA_BOOTSTRAP_SERVERS": servers,
-            "PYTHONUNBUFFERED": "1",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "betreco.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "KAFKA_BOOTSTRAP_SERVERS": servers,
+        "PYTHONUNBUFFERED": "1",
+    }
+    consumer = processes.start_consumer("consumer", ["users"], env, tmp_path / "consumer.log")
     time.sleep(6)
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
+    code = consumer.stop(grace=30)
+    output = consumer.log
+    assert code == 0, output
     lines = output.splitlines()
     assert not [line for line in lines if "rdkafka#" in line or "|FAIL|" in line], output
     retries = [line for line in lines if f"waiting for the Kafka broker at {servers}" in line]

@@ -7,8 +7,6 @@ live in the database cache, so workers and servers refuse together.
 
 import os
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from betreco import processes
 from betreco.embedded_broker import free_port
-from betreco.stack import GUNICORN_CONFIG
 from tests.prometheus import value
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 
 
@@ -41,7 +38,6 @@ class Server:
 
     def __init__(self, tmp_path: Path, name: str, **env: str):
         self.port = free_port()
-        self.log_path = tmp_path / f"{name}.log"
         environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "betreco.settings",
@@ -54,26 +50,20 @@ class Server:
             **env,
         }
         environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        with self.log_path.open("w") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--config", GUNICORN_CONFIG, "betreco.wsgi"],
-                cwd=PROJECT_DIR,
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        argv = processes.gunicorn_argv()
+        self.process = processes.start(name, argv, environment, tmp_path / f"{name}.log")
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
     @property
     def log(self) -> str:
-        return self.log_path.read_text()
+        return self.process.log
 
     def wait_ready(self, workers: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"gunicorn exited:\n{self.log}"
+            assert self.process.alive(), f"gunicorn exited:\n{self.log}"
             booted = len(re.findall(r"Booting worker with pid", self.log))
             if booted >= workers and get(self.url("/healthz")) == 200:
                 return
@@ -84,13 +74,7 @@ class Server:
         return set(re.findall(rf"pid=<(\d+)> GET {re.escape(path)} ", self.log))
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.process.stop(grace=30)
 
 
 @pytest.fixture
@@ -110,17 +94,12 @@ def servers(tmp_path):
 @pytest.fixture
 def migrated_database(tmp_path):
     """A migrated SQLite file of the servers' own (the migrations create the cache table)."""
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input"],
-        cwd=PROJECT_DIR,
-        env={
+    processes.migrate(
+        {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "betreco.settings",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        },
-        check=True,
-        capture_output=True,
-        timeout=120,
+        }
     )
 
 

@@ -5,7 +5,7 @@ import pytest
 from ingest import services as ingest_services
 from recommendations.models import PendingRefresh, RebuildRequest, Recommendation
 from recommendations.rebuild import rebuild_all, rebuild_request
-from tests.recommendations.records import coupon_record
+from tests.records import recent_coupon
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ def test_owed_refreshes_and_rebuild_requests_cannot_be_deleted_in_the_admin(
     staff_client, user, make_event, model
 ):
     # A bet stored as every write is: it owes a refresh of the user's answer.
-    ingest_services.coupon_put(record=coupon_record(user.pk, [make_event("Tennis").pk]))
+    ingest_services.coupon_put(record=recent_coupon(user.pk, [make_event("Tennis").pk]))
     rebuild_request()
     rows = {"pendingrefresh": PendingRefresh, "rebuildrequest": RebuildRequest}[model].objects
     before = list(rows.values_list("pk", flat=True))

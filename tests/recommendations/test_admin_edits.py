@@ -18,7 +18,7 @@ from recommendations.models import PendingRefresh, Recommendation
 from recommendations.outbox import refresh_pending
 from tests.admin_forms import accepted, admin_url, coupon_form, event_form, selection_form
 from tests.recommendations.conftest import from_scratch, stored_answers
-from tests.recommendations.records import coupon_record, event_record, user_record
+from tests.records import fresh_user, recent_coupon, upcoming_event
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +36,10 @@ def answer(api_client, user_id) -> dict:
 @pytest.fixture
 def golf_fan():
     """A user who bet once on Golf; three more Golf events and two Tennis events are open."""
-    fan = user_record()
-    golf = [event_record("Golf", begins_in=timedelta(hours=h + 1)) for h in range(4)]
-    tennis = [event_record("Tennis") for _ in range(2)]
-    settled(users=[fan], events=golf + tennis, coupons=[coupon_record(fan["id"], [golf[0]["id"]])])
+    fan = fresh_user()
+    golf = [upcoming_event("Golf", begins_in=timedelta(hours=h + 1)) for h in range(4)]
+    tennis = [upcoming_event("Tennis") for _ in range(2)]
+    settled(users=[fan], events=golf + tennis, coupons=[recent_coupon(fan["id"], [golf[0]["id"]])])
     assert Recommendation.objects.get(pk=fan["id"]).sport == "Golf"
     return {"id": fan["id"], "golf": [e["id"] for e in golf], "tennis": [e["id"] for e in tennis]}
 
@@ -102,8 +102,8 @@ def test_selections_added_in_the_coupon_form_change_the_favourite(
 def test_a_coupon_moved_to_another_user_refreshes_its_previous_owner(
     admin_client, api_client, golf_fan
 ):
-    other = user_record()
-    settled(users=[other], coupons=[coupon_record(other["id"], [golf_fan["tennis"][0]])])
+    other = fresh_user()
+    settled(users=[other], coupons=[recent_coupon(other["id"], [golf_fan["tennis"][0]])])
     coupon = Coupon.objects.get(user_id=golf_fan["id"])
     form = coupon_form(coupon, user=other["id"])
 
@@ -146,9 +146,9 @@ def test_a_bet_deleted_brings_its_bettor_back_to_the_shared_answer(
 def test_a_user_deleted_takes_their_bets_out_of_the_popularity_others_see(
     admin_client, api_client, golf_fan
 ):
-    others = [user_record() for _ in range(2)]
+    others = [fresh_user() for _ in range(2)]
     golf = golf_fan["golf"]
-    bets = [coupon_record(others[0]["id"], [golf[0]]), coupon_record(others[1]["id"], [golf[3]])]
+    bets = [recent_coupon(others[0]["id"], [golf[0]]), recent_coupon(others[1]["id"], [golf[3]])]
     settled(users=others, coupons=bets)
     # The fan's bet on golf[0] makes it more popular than golf[3] for the second user.
     assert [e["id"] for e in answer(api_client, others[1]["id"])["events"]][0] == golf[0]

@@ -14,7 +14,7 @@ from recommendations.drainer import drainer
 from recommendations.models import PendingRefresh, Recommendation
 from recommendations.outbox import refresh_pending
 from tests.recommendations.conftest import from_scratch, personal_answer_count, stored_answers
-from tests.recommendations.records import coupon_record, event_record, user_record
+from tests.records import fresh_user, recent_coupon, upcoming_event
 
 pytestmark = pytest.mark.django_db
 
@@ -45,14 +45,14 @@ def rebuild_calls(monkeypatch):
 
 def _random_event(rng, **fields):
     if rng.random() < 0.25:  # ended a while ago
-        return event_record(rng.choice(SPORTS), begins_in=timedelta(days=-3), hours=2, **fields)
+        return upcoming_event(rng.choice(SPORTS), begins_in=timedelta(days=-3), hours=2, **fields)
     begins = timedelta(hours=rng.randint(1, 72), minutes=rng.choice([0, 0, 30]))
-    return event_record(rng.choice(SPORTS), begins_in=begins, **fields)
+    return upcoming_event(rng.choice(SPORTS), begins_in=begins, **fields)
 
 
 def _random_coupon(rng, user_ids, event_ids, **fields):
     events = rng.sample(event_ids, rng.randint(1, min(3, len(event_ids))))
-    return coupon_record(
+    return recent_coupon(
         rng.choice(user_ids), events, ago=timedelta(minutes=rng.randint(1, 600)), **fields
     )
 
@@ -60,7 +60,7 @@ def _random_coupon(rng, user_ids, event_ids, **fields):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_batches_of_every_kind_leave_every_answer_as_a_full_rebuild_would(seed):
     rng = random.Random(seed)
-    users = [user_record() for _ in range(25)]
+    users = [fresh_user() for _ in range(25)]
     events = [_random_event(rng) for _ in range(30)]
     with drained():
         ingest_services.store_batch(users=users, events=events)
@@ -71,7 +71,7 @@ def test_batches_of_every_kind_leave_every_answer_as_a_full_rebuild_would(seed):
     for _ in range(8):
         new_events = [_random_event(rng) for _ in range(rng.randint(0, 4))]
         moved = [_random_event(rng, id=pk) for pk in rng.sample(event_ids, 2)]  # sport/time
-        new_users = [user_record() for _ in range(rng.randint(0, 2))]
+        new_users = [fresh_user() for _ in range(rng.randint(0, 2))]
         event_ids += [e["id"] for e in new_events]
         user_ids += [u["id"] for u in new_users]
         coupons = [_random_coupon(rng, user_ids, event_ids) for _ in range(rng.randint(1, 8))]
@@ -102,7 +102,7 @@ def test_records_posted_to_the_data_api_keep_every_answer_fresh(api_client):
                 assert api_client.post("/events", body, format="json").status_code == 201
                 event_ids.append(event["id"])
             if step % 4 == 0 or not user_ids:
-                user = user_record()
+                user = fresh_user()
                 body = {**user, "registration_date": user["registration_date"].isoformat()}
                 assert api_client.post("/users", body, format="json").status_code == 201
                 user_ids.append(user["id"])
@@ -124,12 +124,12 @@ def test_records_posted_to_the_data_api_keep_every_answer_fresh(api_client):
 
 def test_a_bettor_reads_their_new_bet_at_once_even_before_the_refresh(api_client, monkeypatch):
     monkeypatch.setattr(drainer, "wake", lambda: None)  # the server's drainer is late
-    fan, football, golf = user_record(), event_record("Football"), event_record("Golf")
+    fan, football, golf = fresh_user(), upcoming_event("Football"), upcoming_event("Golf")
     with drained():
         ingest_services.store_batch(
             users=[fan],
             events=[football, golf],
-            coupons=[coupon_record(fan["id"], [football["id"]])],
+            coupons=[recent_coupon(fan["id"], [football["id"]])],
         )
     body = {
         "user_id": fan["id"],
@@ -147,10 +147,10 @@ def test_a_bettor_reads_their_new_bet_at_once_even_before_the_refresh(api_client
 
 
 def test_a_consumed_batch_is_settled_by_one_drain(rebuild_calls):
-    users = [user_record() for _ in range(50)]
-    events = [event_record("Tennis" if i % 2 else "Golf") for i in range(1000)]
+    users = [fresh_user() for _ in range(50)]
+    events = [upcoming_event("Tennis" if i % 2 else "Golf") for i in range(1000)]
     coupons = [
-        coupon_record(users[i % 50]["id"], [events[i]["id"], events[i + 1]["id"]])
+        recent_coupon(users[i % 50]["id"], [events[i]["id"], events[i + 1]["id"]])
         for i in range(0, 600, 2)
     ]
     ingest_services.store_batch(users=users, events=events, coupons=coupons)
@@ -163,8 +163,8 @@ def test_a_consumed_batch_is_settled_by_one_drain(rebuild_calls):
 
 
 def test_the_outbox_is_drained_exactly_once_and_a_replay_owes_nothing(rebuild_calls):
-    user, tennis = user_record(), event_record("Tennis")
-    coupon = coupon_record(user["id"], [tennis["id"]])
+    user, tennis = fresh_user(), upcoming_event("Tennis")
+    coupon = recent_coupon(user["id"], [tennis["id"]])
     batch = {"users": [user], "events": [tennis], "coupons": [coupon]}
     ingest_services.store_batch(**batch)
     owed = PendingRefresh.objects.count()
@@ -179,10 +179,10 @@ def test_the_outbox_is_drained_exactly_once_and_a_replay_owes_nothing(rebuild_ca
 
 
 def test_a_drain_that_fails_leaves_the_outbox_for_the_next_one(monkeypatch):
-    golfer, golf = user_record(), event_record("Golf")
+    golfer, golf = fresh_user(), upcoming_event("Golf")
     with drained():
         ingest_services.store_batch(users=[golfer], events=[golf])
-    ingest_services.store_batch(coupons=[coupon_record(golfer["id"], [golf["id"]])])
+    ingest_services.store_batch(coupons=[recent_coupon(golfer["id"], [golf["id"]])])
     owed = PendingRefresh.objects.count()
 
     def failing(*args, **kwargs):
@@ -199,30 +199,30 @@ def test_a_drain_that_fails_leaves_the_outbox_for_the_next_one(monkeypatch):
 
 
 def test_only_users_concerned_are_rebuilt():
-    golfer, tennis_player = user_record(), user_record()
-    golf, tennis = event_record("Golf"), event_record("Tennis")
+    golfer, tennis_player = fresh_user(), fresh_user()
+    golf, tennis = upcoming_event("Golf"), upcoming_event("Tennis")
     with drained():
         ingest_services.store_batch(
             users=[golfer, tennis_player],
             events=[golf, tennis],
             coupons=[
-                coupon_record(golfer["id"], [golf["id"]]),
-                coupon_record(tennis_player["id"], [tennis["id"]]),
+                recent_coupon(golfer["id"], [golf["id"]]),
+                recent_coupon(tennis_player["id"], [tennis["id"]]),
             ],
         )
     before = Recommendation.objects.get(pk=tennis_player["id"]).generated_at
     with drained():
-        ingest_services.store_batch(events=[event_record("golf")])
+        ingest_services.store_batch(events=[upcoming_event("golf")])
     assert Recommendation.objects.get(pk=tennis_player["id"]).generated_at == before
     assert stored_answers() == from_scratch()
 
 
 def test_a_batch_committed_during_a_full_rebuild_is_not_overwritten(settings):
-    users = [user_record() for _ in range(12)]
-    events = [event_record("Tennis", begins_in=timedelta(hours=h + 1)) for h in range(6)]
+    users = [fresh_user() for _ in range(12)]
+    events = [upcoming_event("Tennis", begins_in=timedelta(hours=h + 1)) for h in range(6)]
     with drained():
         ingest_services.store_batch(
-            users=users, events=events, coupons=[coupon_record(users[0]["id"], [events[0]["id"]])]
+            users=users, events=events, coupons=[recent_coupon(users[0]["id"], [events[0]["id"]])]
         )
     settings.RECOMMENDATION_REBUILD_CHUNK_SIZE = 3
     last = events[-1]["id"]
@@ -232,8 +232,8 @@ def test_a_batch_committed_during_a_full_rebuild_is_not_overwritten(settings):
             with drained():  # the last event becomes the most popular
                 ingest_services.store_batch(
                     coupons=[
-                        coupon_record(users[-1]["id"], [last]),
-                        coupon_record(users[-2]["id"], [last]),
+                        recent_coupon(users[-1]["id"], [last]),
+                        recent_coupon(users[-2]["id"], [last]),
                     ]
                 )
 
@@ -243,14 +243,14 @@ def test_a_batch_committed_during_a_full_rebuild_is_not_overwritten(settings):
 
 
 def test_a_coupon_resent_for_another_user_refreshes_its_previous_owner():
-    first, second = user_record(), user_record()
-    golf, tennis = event_record("Golf"), event_record("Tennis")
-    coupon = coupon_record(first["id"], [golf["id"]])
+    first, second = fresh_user(), fresh_user()
+    golf, tennis = upcoming_event("Golf"), upcoming_event("Tennis")
+    coupon = recent_coupon(first["id"], [golf["id"]])
     with drained():
         ingest_services.store_batch(
             users=[first, second],
             events=[golf, tennis],
-            coupons=[coupon, coupon_record(second["id"], [tennis["id"]])],
+            coupons=[coupon, recent_coupon(second["id"], [tennis["id"]])],
         )
     assert Recommendation.objects.get(pk=first["id"]).sport == "Golf"
     with drained():  # the source corrects the coupon's owner, as a consumer would store it
@@ -260,19 +260,19 @@ def test_a_coupon_resent_for_another_user_refreshes_its_previous_owner():
 
 
 def test_a_drain_overtaken_by_another_plans_again_under_the_lock(monkeypatch):
-    fan, golf, tennis = user_record(), event_record("Golf"), event_record("Tennis")
+    fan, golf, tennis = fresh_user(), upcoming_event("Golf"), upcoming_event("Tennis")
     with drained():
         ingest_services.store_batch(
-            users=[fan], events=[golf, tennis], coupons=[coupon_record(fan["id"], [golf["id"]])]
+            users=[fan], events=[golf, tennis], coupons=[recent_coupon(fan["id"], [golf["id"]])]
         )
-    ingest_services.store_batch(coupons=[coupon_record(fan["id"], [tennis["id"]])])
+    ingest_services.store_batch(coupons=[recent_coupon(fan["id"], [tennis["id"]])])
     plans, original = [], outbox._plan
 
     def overtaken(now):
         plan = original(now)
         plans.append(plan)
         if len(plans) == 1:  # meanwhile, another process stores bets and drains them
-            ingest_services.store_batch(coupons=[coupon_record(fan["id"], [tennis["id"]])])
+            ingest_services.store_batch(coupons=[recent_coupon(fan["id"], [tennis["id"]])])
             refresh_pending()
         return plan
 
@@ -291,13 +291,13 @@ def test_a_rebuild_ends_fresh_though_a_drain_wrote_during_it_and_bets_were_withd
     from, so only the snapshot the drain wrote tells which answers it left
     behind: the rebuild's catch-up must compare with that snapshot too.
     """
-    users = [user_record() for _ in range(9)]
-    events = [event_record("Tennis", begins_in=timedelta(hours=h + 1)) for h in range(6)]
+    users = [fresh_user() for _ in range(9)]
+    events = [upcoming_event("Tennis", begins_in=timedelta(hours=h + 1)) for h in range(6)]
     with drained():
         ingest_services.store_batch(
             users=users,
             events=events,
-            coupons=[coupon_record(u["id"], [events[0]["id"]]) for u in users],
+            coupons=[recent_coupon(u["id"], [events[0]["id"]]) for u in users],
         )
     settings.RECOMMENDATION_REBUILD_CHUNK_SIZE = 3
     last = events[-1]["id"]
@@ -307,7 +307,7 @@ def test_a_rebuild_ends_fresh_though_a_drain_wrote_during_it_and_bets_were_withd
         if done != 3 or Coupon.objects.filter(selections__event_id=last).exists():
             return
         with drained():  # the last event becomes the most popular, drained at once
-            ingest_services.store_batch(coupons=[coupon_record(pk, [last]) for pk in backers])
+            ingest_services.store_batch(coupons=[recent_coupon(pk, [last]) for pk in backers])
         assert stored_answers()[users[0]["id"]][-1][0] == last
         # ...and the bets are withdrawn; no drain has run yet when the rebuild ends
         withdrawn = Coupon.objects.filter(selections__event_id=last).values_list("pk", flat=True)

@@ -15,15 +15,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from betreco.processes import PROJECT_DIR
 from ingest import services as ingest_services
 from ingest.kafka.topics import RECORD_KINDS
 from recommendations.models import PendingRefresh, Recommendation
 from recommendations.outbox import refresh_pending
 from recommendations.rebuild import rebuild_request
-from tests.kafka_pipeline import PROJECT_DIR, database_url, wait_until
+from tests.kafka_pipeline import database_url, wait_until
 from tests.recommendations.conftest import from_scratch, stored_answers
-from tests.recommendations.records import coupon_record, event_record, user_record
-from tests.records import coupon, event, user
+from tests.records import coupon, event, fresh_user, recent_coupon, upcoming_event, user
 
 FAN = 1
 
@@ -90,9 +90,9 @@ def test_a_rebuild_cut_short_by_a_crash_is_finished_by_the_next_consumer(pipelin
 
 @pytest.mark.django_db(transaction=True)
 def test_a_write_whose_process_died_after_its_commit_is_settled_by_the_next_write(api_client):
-    fan, football, golf = user_record(), event_record("Football"), event_record("Golf")
+    fan, football, golf = fresh_user(), upcoming_event("Football"), upcoming_event("Golf")
     ingest_services.store_batch(users=[fan], events=[football, golf])
-    ingest_services.store_batch(coupons=[coupon_record(fan["id"], [football["id"]])])
+    ingest_services.store_batch(coupons=[recent_coupon(fan["id"], [football["id"]])])
     refresh_pending()
     body = {
         "user_id": fan["id"],
@@ -105,12 +105,12 @@ def test_a_write_whose_process_died_after_its_commit_is_settled_by_the_next_writ
     assert PendingRefresh.objects.exists()
     assert Recommendation.objects.get(pk=fan["id"]).sport == "Football"  # stale, for now
 
-    other = user_record()
+    other = fresh_user()
     response = api_client.post(
         "/users", {**other, "registration_date": other["registration_date"].isoformat()}
     )
     assert response.status_code == 201
-    tennis = event_record("Tennis")
+    tennis = upcoming_event("Tennis")
     payload = {
         **tennis,
         "begin_timestamp": tennis["begin_timestamp"].isoformat(),
@@ -149,13 +149,13 @@ def _post_in_a_process_that_dies_after_the_commit(path: str, body: dict):
 
 @pytest.mark.django_db
 def test_an_event_that_ends_leaves_the_lists_at_the_next_drain_without_any_write(monkeypatch):
-    fan = user_record()
-    soon, later = event_record("Golf", hours=24), event_record("Golf", hours=120)
-    played = event_record("Golf")
+    fan = fresh_user()
+    soon, later = upcoming_event("Golf", hours=24), upcoming_event("Golf", hours=120)
+    played = upcoming_event("Golf")
     ingest_services.store_batch(
         users=[fan],
         events=[soon, later, played],
-        coupons=[coupon_record(fan["id"], [played["id"]])],
+        coupons=[recent_coupon(fan["id"], [played["id"]])],
     )
     refresh_pending()
     listed = Recommendation.objects.get(pk=fan["id"]).events
@@ -172,9 +172,9 @@ BIG = 2000  # users: with a chunk a user, their rebuild takes many seconds
 
 
 def _many_bettors_whose_answers_were_lost() -> None:
-    users = [user_record() for _ in range(BIG)]
-    events = [event_record(sport) for sport in ("Golf", "Tennis", "Football") for _ in range(4)]
-    coupons = [coupon_record(u["id"], [events[i % len(events)]["id"]]) for i, u in enumerate(users)]
+    users = [fresh_user() for _ in range(BIG)]
+    events = [upcoming_event(sport) for sport in ("Golf", "Tennis", "Football") for _ in range(4)]
+    coupons = [recent_coupon(u["id"], [events[i % len(events)]["id"]]) for i, u in enumerate(users)]
     ingest_services.store_batch(users=users, events=events, coupons=coupons)
     refresh_pending()
     Recommendation.objects.all().delete()  # only a full rebuild brings them back

@@ -13,7 +13,7 @@ from recommendations.models import RebuildRequest
 from recommendations.outbox import refresh_pending
 from recommendations.rebuild import Rebuild, claim, rebuild_request, run_requested_rebuilds
 from tests.recommendations.conftest import from_scratch, stored_answers
-from tests.recommendations.records import coupon_record, event_record, user_record
+from tests.records import fresh_user, recent_coupon, upcoming_event
 
 pytestmark = pytest.mark.django_db
 
@@ -22,12 +22,12 @@ pytestmark = pytest.mark.django_db
 def tennis_fans(settings):
     """Nine users who bet on the first of six Tennis events, answers fresh; chunks of 3 users."""
     settings.RECOMMENDATION_REBUILD_CHUNK_SIZE = 3
-    users = [user_record() for _ in range(9)]
-    events = [event_record("Tennis", begins_in=timedelta(hours=h + 1)) for h in range(6)]
+    users = [fresh_user() for _ in range(9)]
+    events = [upcoming_event("Tennis", begins_in=timedelta(hours=h + 1)) for h in range(6)]
     ingest_services.store_batch(
         users=users,
         events=events,
-        coupons=[coupon_record(u["id"], [events[0]["id"]]) for u in users],
+        coupons=[recent_coupon(u["id"], [events[0]["id"]]) for u in users],
     )
     refresh_pending()
     return users, events
@@ -36,7 +36,7 @@ def tennis_fans(settings):
 def _the_last_event_becomes_the_most_popular(users, events) -> int:
     """Two bets on the last event, drained at once; returns its id."""
     last = events[-1]["id"]
-    ingest_services.store_batch(coupons=[coupon_record(u["id"], [last]) for u in users[-2:]])
+    ingest_services.store_batch(coupons=[recent_coupon(u["id"], [last]) for u in users[-2:]])
     refresh_pending(rebuilds=False)
     return last
 

@@ -40,10 +40,6 @@ def test_the_pipeline_under_faults_stores_every_acknowledged_record_once(pipelin
         fast_seconds=FAST_SECONDS,
         fast_limit=2500.0,
         fast_min_rate=2000.0,
-        # Consumers over all three topics throughout: the switch to one process per topic
-        # can crash the group's leader inside librdkafka (docs/reliability.md, Findings),
-        # which `make soak` still exercises and reports.
-        per_topic_phase=False,
     )
     report = run(config)
     lines = []

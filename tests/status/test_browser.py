@@ -138,7 +138,7 @@ def test_the_status_page_draws_its_chart_and_follows_the_records_a_consumer_stor
     wait_for_text(browser, '[data-field="dead_letters.count"]', "2")
     for topic in ("users", "events", "coupons"):
         wait_for_text(browser, row(pipeline.topic(topic), "lag"), "0")
-    assert consumer.process.poll() is None, consumer.log
+    assert consumer.alive(), consumer.log
 
     # The chart ends with the last full 10 s bucket, so it catches up within one.
     wait_for(

@@ -83,13 +83,46 @@ def offsets_of(admitted):
 
 
 class FakeConsumer:
-    """Committed offsets and a log start per partition; records every seek."""
+    """Committed offsets and a log start per partition; records every seek and commit.
 
-    def __init__(self, committed=None, log_start=0, broken=False):
+    `assigned`: its partitions; `refuse_commits`: a commit raises, as when the
+    group is rebalancing or the broker is away.
+    """
+
+    def __init__(self, committed=None, log_start=0, broken=False, assigned=()):
         self.committed_offsets = committed or {}
         self.log_start = log_start
         self.broken = broken
+        self.assigned = [TopicPartition(topic, partition) for topic, partition in assigned]
+        self.refuse_commits = False
         self.seeks: list[tuple[str, int, int]] = []
+        self.commits: list[dict[tuple[str, int], int]] = []
+
+    def assignment(self):
+        return list(self.assigned)
+
+    def commit(self, offsets, asynchronous):
+        if self.refuse_commits:
+            raise KafkaException("the group is rebalancing")
+        self.commits.append({(tp.topic, tp.partition): tp.offset for tp in offsets})
+        for tp in offsets:
+            self.committed_offsets[(tp.topic, tp.partition)] = tp.offset
+        return offsets
+
+    def subscribe(self, topics, on_assign, on_revoke, on_lost):
+        self.subscribed = (topics, on_assign, on_revoke, on_lost)
+
+    def pause(self, partitions):
+        pass
+
+    def resume(self, partitions):
+        pass
+
+    def poll(self, timeout):
+        return None
+
+    def close(self):
+        self.closed = True
 
     def committed(self, partitions, timeout):
         if self.broken:
@@ -108,6 +141,47 @@ class FakeConsumer:
 
     def seek(self, tp):
         self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+
+class ScriptedConsumer(FakeConsumer):
+    """Hands out one scripted fetch per consume() call, running `before[n]()` before call n."""
+
+    def __init__(self, fetches, before=None, **kwargs):
+        super().__init__(**kwargs)
+        self.fetches = list(fetches)
+        self.before = before or {}
+        self.calls = 0
+
+    def consume(self, limit, timeout):
+        self.calls += 1
+        if self.calls in self.before:
+            self.before[self.calls]()
+        return self.fetches.pop(0) if self.fetches else []
+
+
+class PollingConsumer:
+    """Counts pauses, resumes and polls of its partitions; runs `on_poll` at the first poll
+    (a rebalance served while the loop waits)."""
+
+    def __init__(self, assigned=(("users", 0),)):
+        self.assigned = [TopicPartition(topic, partition) for topic, partition in assigned]
+        self.paused = self.resumed = self.polls = 0
+        self.on_poll = None
+
+    def assignment(self):
+        return list(self.assigned)
+
+    def pause(self, partitions):
+        self.paused += 1
+
+    def resume(self, partitions):
+        self.resumed += 1
+
+    def poll(self, timeout):
+        self.polls += 1
+        if self.polls == 1 and self.on_poll:
+            self.on_poll()
+        return None
 
 
 class FakeProducer:
@@ -134,6 +208,9 @@ class FakeProducer:
 
     def purge(self, *args, **kwargs):
         self._queued = []
+
+    def poll(self, timeout):
+        return 0
 
 
 class Clock:

@@ -1,18 +1,23 @@
 """Dead letters (ingest/kafka/dead_letter.py): the message as it came, why and where, once each."""
 
+import logging
+
 import pytest
 from confluent_kafka import KafkaException
 
+from ingest.kafka.batch import Batch
 from ingest.kafka.dead_letter import (
+    DeadLetterPublisher,
     Failure,
     message_source,
     parse_source,
     publish_dead_letters,
     record_dead_letters,
 )
+from ingest.kafka.holding import Holding
 from ingest.kafka.topics import Header
 from ingest.models import DeadLetter
-from tests.ingest.kafka.fakes import FakeProducer, record_message
+from tests.ingest.kafka.fakes import FakeProducer, PollingConsumer, record_message
 from tests.records import user
 
 SCHEMA_HEADERS = [(Header.SCHEMA.value, b"users"), (Header.SCHEMA_VERSION.value, b"1")]
@@ -80,3 +85,18 @@ def test_failures_are_published_to_their_topics_dead_letter_topic():
 def test_a_broker_that_does_not_take_them_all_is_an_error_so_offsets_stay_uncommitted():
     with pytest.raises(KafkaException, match="not acknowledged"):
         publish_dead_letters(FakeProducer(down=True), [failure()], timeout=1)
+
+
+def test_the_loops_dead_letters_wait_for_the_broker_with_the_partitions_paused(caplog):
+    producer = FakeProducer(down=True)
+    consumer = PollingConsumer()
+    holding = Holding(consumer, should_stop=lambda: False)
+    consumer.on_poll = lambda: setattr(producer, "down", False)  # the broker is back
+    stored = Batch([record_message("users", 1, 3, user(7))], failures=[failure()])
+    with caplog.at_level(logging.INFO):
+        DeadLetterPublisher(producer, holding, should_stop=lambda: False).publish(stored)
+    assert [message["topic"] for message in producer.published] == ["users.dlq"]
+    assert (consumer.paused, consumer.resumed) == (1, 1)  # the last step the batch is held for
+    assert "Kafka unavailable: 1 dead letters not acknowledged" in caplog.text
+    assert "holding 1 dead letters, partitions paused" in caplog.text
+    assert "stored the held 1 records after" in caplog.text

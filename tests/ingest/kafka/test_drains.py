@@ -24,31 +24,37 @@ class Drain:
             raise OperationalError("the database is down")
 
 
+def after_batch(drains: OutboxDrains, *, flow_paused: bool) -> None:
+    """What the loop does after a batch's commit."""
+    if drains.due(flow_paused=flow_paused):
+        drains.drain()
+
+
 def test_a_drain_runs_after_every_batch_once_the_flow_pauses():
     drain = Drain()
     drains = OutboxDrains([drain], interval=3600)
-    drains.run()  # at start
+    drains.drain()  # at start
     for _ in range(3):
-        drains.after_batch(flow_paused=True)
+        after_batch(drains, flow_paused=True)
     assert drain.calls == 4
 
 
 def test_full_batches_are_coalesced_into_one_drain_per_interval():
     drain = Drain()
     drains = OutboxDrains([drain], interval=3600)
-    drains.run()
+    drains.drain()
     for _ in range(10):
-        drains.after_batch(flow_paused=False)
+        after_batch(drains, flow_paused=False)
     assert drain.calls == 1
-    drains.after_batch(flow_paused=True)
+    after_batch(drains, flow_paused=True)
     assert drain.calls == 2
 
 
 def test_full_batches_still_drain_once_the_interval_has_passed():
     drain = Drain()
     drains = OutboxDrains([drain], interval=0)
-    drains.after_batch(flow_paused=False)
-    drains.after_batch(flow_paused=False)
+    after_batch(drains, flow_paused=False)
+    after_batch(drains, flow_paused=False)
     assert drain.calls == 2
 
 
@@ -56,9 +62,9 @@ def test_a_drain_that_fails_is_logged_and_tried_again_next_turn(caplog):
     drain = Drain(fail_times=1)
     drains = OutboxDrains([drain], interval=3600)
     with caplog.at_level(logging.WARNING):
-        drains.run()
+        drains.drain()
     assert "outbox not drained, the database is unavailable" in caplog.text
-    drains.after_batch(flow_paused=True)
+    after_batch(drains, flow_paused=True)
     assert drain.calls == 2
 
 
@@ -70,12 +76,11 @@ def test_a_drain_is_asked_to_stop_once_the_consumer_is():
     drains = OutboxDrains(
         [lambda: asked.append(stop_requested())],
         interval=3600,
-        runner=lambda work: worker.submit(work).result(),
         should_stop=lambda: bool(stopping),
     )
-    drains.run()
+    worker.submit(drains.drain).result()
     stopping.append(True)
-    drains.run()
+    worker.submit(drains.drain).result()
     worker.shutdown()
     assert asked == [False, True]
     assert not stop_requested()  # outside a drain, nothing asks

@@ -2,30 +2,8 @@
 
 import threading
 
-from ingest.kafka.holding import Holding
-
-
-class PollingConsumer:
-    """Counts pauses, resumes and polls; runs `on_poll` at the first poll (a rebalance)."""
-
-    def __init__(self):
-        self.paused = self.resumed = self.polls = 0
-        self.on_poll = None
-
-    def assignment(self):
-        return ["users[0]"]
-
-    def pause(self, partitions):
-        self.paused += 1
-
-    def resume(self, partitions):
-        self.resumed += 1
-
-    def poll(self, timeout):
-        self.polls += 1
-        if self.polls == 1 and self.on_poll:
-            self.on_poll()
-        return None
+from ingest.kafka.holding import Holding, longest_quiet
+from tests.ingest.kafka.fakes import PollingConsumer
 
 
 def test_quick_work_neither_pauses_nor_polls():
@@ -92,3 +70,22 @@ def test_slow_work_during_a_held_outage_leaves_the_pause_and_the_revocations_to_
     assert holding.paused  # the outage's pause is the outage's to end
     assert consumer.resumed == 0
     assert holding.gone & holding.held == {("users", 0)}  # the next wait raises Revoked
+
+
+def test_a_write_runs_polled_past_the_longest_quiet_and_a_rebalance_waits_for_it(settings):
+    settings.KAFKA_MAX_POLL_INTERVAL_MS = settings.KAFKA_SESSION_TIMEOUT_MS = 1  # quiet: 0.5 s
+    consumer = PollingConsumer()
+    holding = Holding(consumer, should_stop=lambda: False)
+    written = threading.Event()
+    seen_in_callback = []
+    consumer.on_poll = lambda: (holding.finish_work(), seen_in_callback.append(written.is_set()))
+
+    def write():
+        threading.Event().wait(0.8)
+        written.set()
+        return "stored"
+
+    assert holding.run_writing(write, what="storing 5") == "stored"
+    holding.close()
+    assert seen_in_callback == [True]
+    assert longest_quiet() == 0.5

@@ -5,13 +5,16 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import OperationalError
+from prometheus_client import REGISTRY, generate_latest
 
 from ingest.kafka import reporting
+from ingest.kafka.batch import Batch
+from ingest.kafka.dead_letter import Failure
 from ingest.kafka.lag import PartitionLag
-from ingest.kafka.reporting import BUCKET_SECONDS, Reporter, bucket_of, prune
+from ingest.kafka.reporting import BUCKET_SECONDS, Figures, Reporter, bucket_of, prune
 from ingest.models import ConsumerStat
 from ingest.models import PartitionLag as PartitionLagRow
-from tests.ingest.kafka.fakes import Clock
+from tests.ingest.kafka.fakes import Clock, FakeConsumer, FakeMessage, messages
 
 NOW = 1_800_000_003.0  # 3 s into a bucket
 
@@ -152,3 +155,72 @@ def test_prune_drops_what_is_older_than_a_day_and_keeps_the_rest():
 
     assert list(ConsumerStat.objects.values_list("bucket", flat=True)) == [recent]
     assert list(PartitionLagRow.objects.values_list("partition", flat=True)) == [1]
+
+
+def failure_of(topic: str, offset: int) -> Failure:
+    message = FakeMessage(topic, 0, offset)
+    return Failure.of_message(message, error="gender: not a choice", error_kind="invalid-record")
+
+
+def sample(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+class LagConsumer(FakeConsumer):
+    """Partitions users[0] (committed 4) and users[1] (nothing committed), 10 messages each."""
+
+    def __init__(self):
+        super().__init__(committed={("users", 0): 4}, assigned=[("users", 0), ("users", 1)])
+
+    def get_watermark_offsets(self, tp, timeout, cached):
+        return 0, 10
+
+
+def test_an_iteration_counts_what_it_stored_and_dead_lettered_per_topic():
+    figures = Figures(LagConsumer(), ["fig.users", "fig.events"])
+    figures.progress.interval = figures.progress.idle_interval = 3600  # no line due
+    figures.reporter.maybe_report = lambda lag: False  # no report due
+    before = sample("betreco_records_stored_total", topic="fig.users")
+    stored = Batch(
+        messages("fig.users", 0, [0, 1, 2]) + messages("fig.events", 0, [0]),
+        failures=[failure_of("fig.users", 2)],
+    )
+    figures.after_iteration(stored, seconds=0.25)
+    assert sample("betreco_records_stored_total", topic="fig.users") - before == 2
+    assert sample("betreco_dead_letters_total", topic="fig.users") >= 1
+    assert sample("betreco_records_stored_total", topic="fig.events") >= 1
+    assert sorted((topic, row) for (topic, _), row in figures.reporter.counts.items()) == [
+        ("fig.events", [1, 0]),
+        ("fig.users", [2, 1]),
+    ]
+    assert (figures.progress.total, figures.progress.dead_lettered) == (4, 1)
+
+
+def test_every_series_of_a_consumers_topics_exists_from_the_start():
+    Figures(LagConsumer(), ["fig.coupons"])
+    text = generate_latest(REGISTRY).decode()
+    assert 'betreco_records_stored_total{topic="fig.coupons"} 0.0' in text
+    assert 'betreco_offset_gaps_total{topic="fig.coupons"} 0.0' in text
+
+
+@pytest.mark.django_db
+def test_the_lag_of_each_assigned_partition_is_reported_and_forgotten_when_it_leaves():
+    figures = Figures(LagConsumer(), ["users"])
+    figures.close()  # the last report: lag from the consumer, into the gauge and the rows
+    assert sample("betreco_consumer_lag", topic="users", partition="0") == 6
+    assert sample("betreco_consumer_lag", topic="users", partition="1") == 10
+    assert {row.partition: row.lag for row in PartitionLagRow.objects.all()} == {0: 6, 1: 10}
+    reporting.forget_lag({("users", 1)})
+    assert (
+        REGISTRY.get_sample_value("betreco_consumer_lag", {"topic": "users", "partition": "1"})
+        is None
+    )
+
+
+@pytest.mark.django_db
+def test_parked_coupons_expired_by_the_upkeep_count_as_dead_letters_of_the_coupons_topic():
+    figures = Figures(LagConsumer(), ["coupons"])
+    figures.expired(3)
+    assert figures.progress.dead_lettered == 3
+    assert [counts for (topic, _), counts in figures.reporter.counts.items()] == [[0, 3]]
+    assert figures.parked() == 0

@@ -2,6 +2,7 @@
 
 import pytest
 
+from betreco.processes import PROJECT_DIR
 from ingest.kafka.topics import (
     DEAD_LETTER_HEADERS,
     ErrorKind,
@@ -10,7 +11,6 @@ from ingest.kafka.topics import (
     kind_of_topic,
     topic_name,
 )
-from tests.kafka_pipeline import PROJECT_DIR
 
 
 @pytest.fixture(autouse=True)
