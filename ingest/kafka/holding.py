@@ -194,10 +194,15 @@ class Holding:
                 future.result()
 
     def assigned(self, partitions: list[TopicPartition]) -> None:
-        """From `on_assign`: while paused, a partition is paused as soon as it is assigned."""
+        """From `on_assign` (eager: `partitions` is the whole assignment): while paused, a
+        partition is paused as soon as it is assigned; otherwise it is resumed, since
+        librdkafka keeps a partition's pause through an unassign, and a partition paused
+        when a rebalance took it would come back paused and never be fetched."""
+        self.consumer.assign(partitions)
         if self.paused:
-            self.consumer.assign(partitions)  # eager: `partitions` is the whole assignment
             self.consumer.pause(partitions)
+        else:
+            self.consumer.resume(partitions)
 
     def left(self, positions: set[Position]) -> None:
         """From `on_revoke` and `on_lost`: these partitions are no longer ours."""

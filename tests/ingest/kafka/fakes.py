@@ -101,6 +101,9 @@ class FakeConsumer:
     def assignment(self):
         return list(self.assigned)
 
+    def assign(self, partitions):
+        self.assigned = list(partitions)
+
     def commit(self, offsets, asynchronous):
         if self.refuse_commits:
             raise KafkaException("the group is rebalancing")
@@ -170,6 +173,9 @@ class PollingConsumer:
 
     def assignment(self):
         return list(self.assigned)
+
+    def assign(self, partitions):
+        self.assigned = list(partitions)
 
     def pause(self, partitions):
         self.paused += 1

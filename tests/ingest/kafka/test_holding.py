@@ -2,6 +2,8 @@
 
 import threading
 
+from confluent_kafka import TopicPartition
+
 from ingest.kafka.holding import Holding, longest_quiet
 from tests.ingest.kafka.fakes import PollingConsumer
 
@@ -30,6 +32,17 @@ def test_slow_work_pauses_the_partitions_and_polls_until_it_ends():
     assert (result, paused) == ("stored", True)
     assert consumer.paused == consumer.resumed == 1
     assert consumer.polls >= 1
+
+
+def test_a_partition_assigned_outside_a_hold_is_resumed_whatever_its_last_owner_left():
+    """librdkafka keeps a pause through an unassign: a partition paused when an eager
+    rebalance took it would come back paused, and never be fetched again."""
+    consumer = PollingConsumer(assigned=())
+    holding = Holding(consumer, should_stop=lambda: False)
+    holding.assigned([TopicPartition("users", 0), TopicPartition("users", 1)])
+    holding.close()
+    assert len(consumer.assignment()) == 2
+    assert (consumer.paused, consumer.resumed) == (0, 1)
 
 
 def test_a_rebalance_during_a_slow_store_waits_for_the_store_to_finish():
