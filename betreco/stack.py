@@ -25,8 +25,9 @@ import time
 
 from betreco import processes
 from betreco.processes import Process
+from ingest.kafka.topics import RECORD_KINDS
 
-logger = logging.getLogger("betreco.stack")
+logger = logging.getLogger("betreco.stack")  # not __name__: it runs as __main__
 
 STOP_TIMEOUT_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 60.0
@@ -81,7 +82,7 @@ def consumer_processes(database_url: str) -> list[tuple[str, list[str]]]:
     meets its user and events in the same batch instead of being parked.
     On a server database (PostgreSQL) each topic gets a process of its own.
     """
-    kinds = ["users", "events", "coupons"]
+    kinds = list(RECORD_KINDS)
     if not database_url or database_url.startswith("sqlite"):
         return [("consumer", kinds)]
     return [(f"consumer-{kind}", [kind]) for kind in kinds]

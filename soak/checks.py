@@ -12,13 +12,13 @@ from decimal import Decimal
 
 from confluent_kafka import Consumer, TopicPartition
 
+from ingest.ids import MAX_ASSIGNED_ID
 from ingest.kafka.topics import Header, dead_letter_topic, topic_name
 from ingest.models import Coupon, DeadLetter, Event, ParkedCoupon, User
 from soak.driver import Ledger
 from soak.processes import KINDS
 from soak.reconcile import Reconciliation, reconcile
 
-MAX_ASSIGNED_ID = 2**53 - 1
 SHOWN = 5  # failures spelled out per check
 
 

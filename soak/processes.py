@@ -10,8 +10,9 @@ from pathlib import Path
 from betreco import processes
 from betreco.embedded_broker import free_port
 from betreco.processes import Process
+from ingest.kafka.topics import RECORD_KINDS
 
-KINDS = ("users", "events", "coupons")
+KINDS = RECORD_KINDS
 
 
 @dataclass

@@ -39,8 +39,8 @@ process, betreco.stack.consumer_processes). Then it measures, by phase
    all answered 201; (b) 1,000 coupons POSTed one after another on one
    keep-alive connection: total seconds. Every answer must be 201. Shown
    beside the seed's figures (0.68-0.89 s and 5.5 s). The refreshes these
-   writes owe are settled by the API process (RefreshAfterWriteMiddleware:
-   in the request, or by a drainer thread it wakes), so the outbox sampler
+   writes owe are settled by the API process (its write views wake its
+   drainer thread once they commit: ingest.hooks.drain_after_commit), so the outbox sampler
    runs over the coupons too: the staleness they leave, until it is empty;
 5. single, the single-record producer endpoint: requests/s and p50/p99
    latency over 5,000 single-record POSTs from several client processes x
