@@ -135,7 +135,9 @@ def bare_member(pipeline, group: str, *topics: str) -> processes.Process:
     member = processes.start(
         name,
         [sys.executable, "-m", "tests.e2e.group_member", *topics],
-        pipeline.env(KAFKA_CONSUMER_GROUP=group),
+        # 6 s, not the suite's 3 s: nine members on a loaded 2-core machine, and a member
+        # that misses its heartbeats starts yet another eager rebalance of all of them.
+        pipeline.env(KAFKA_CONSUMER_GROUP=group, KAFKA_SESSION_TIMEOUT_MS=6000),
         pipeline.log_dir / f"{name}.log",
     )
     pipeline.processes.append(member)
