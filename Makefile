@@ -60,7 +60,8 @@ bench: install
 # every 202 reconciled by topic/partition/offset; exit 1 when one fails).
 # SQLite by default; on PostgreSQL with TEST_DATABASE_URL set, or SOAK_ARGS="--database-url URL".
 # SOAK_ARGS="--minutes 3" for a shorter one; --fast-seconds N (0: none) and --fast-limit N
-# (records/s) for the full-speed phase; --keep keeps the run dir on success too.
+# (records/s) for the full-speed phase; --keep keeps the run dir on success too;
+# --per-topic switches to one consumer process per topic on PostgreSQL first (docs/reliability.md).
 SOAK_ARGS ?=
 soak: install
 	$(PY) -m soak $(SOAK_ARGS)

@@ -237,6 +237,14 @@ KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", default=6000)
 # A consumer that does not poll for this long leaves its group; one waiting out
 # an outage keeps polling (partitions paused), so only a stuck one leaves.
 KAFKA_MAX_POLL_INTERVAL_MS = env.int("KAFKA_MAX_POLL_INTERVAL_MS", default=300_000)
+# cooperative-sticky (default), or range when processes over different topics share a
+# group on a Kafka cluster (docs/consumers.md#assignment: why both, and why this default).
+KAFKA_ASSIGNMENT_STRATEGY = env.str("KAFKA_ASSIGNMENT_STRATEGY", default="cooperative-sticky")
+if KAFKA_ASSIGNMENT_STRATEGY not in ("cooperative-sticky", "range"):
+    raise ImproperlyConfigured(
+        f"KAFKA_ASSIGNMENT_STRATEGY={KAFKA_ASSIGNMENT_STRATEGY!r}: "
+        "expected cooperative-sticky or range"
+    )
 KAFKA_PRODUCE_TIMEOUT = env.float("KAFKA_PRODUCE_TIMEOUT", default=5.0)
 # Production Kafka: TLS and SASL for every client, and any other librdkafka
 # property from the environment (read by betreco.kafka_environment, merged

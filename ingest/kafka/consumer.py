@@ -84,10 +84,7 @@ def consumer_config(options: ConsumerOptions) -> dict:
             "session.timeout.ms": session_timeout,
             "heartbeat.interval.ms": max(min(3000, session_timeout // 3), 100),
             "max.poll.interval.ms": max_poll_interval_ms(),
-            # Eager `range`, not `cooperative-sticky`: with members of different subscriptions
-            # (one process per topic beside processes over all three) librdkafka 2.16's sticky
-            # assignor crashes the group leader (docs/consumers.md, "Assignment").
-            "partition.assignment.strategy": "range",
+            "partition.assignment.strategy": settings.KAFKA_ASSIGNMENT_STRATEGY,
         },
         bootstrap_servers=options.bootstrap_servers,
     )

@@ -194,11 +194,13 @@ class Holding:
                 future.result()
 
     def assigned(self, partitions: list[TopicPartition]) -> None:
-        """From `on_assign` (eager: `partitions` is the whole assignment): while paused, a
-        partition is paused as soon as it is assigned; otherwise it is resumed, since
-        librdkafka keeps a partition's pause through an unassign, and a partition paused
-        when a rebalance took it would come back paused and never be fetched."""
-        self.consumer.assign(partitions)
+        """From `on_assign`: while paused, a partition is paused as soon as it is assigned;
+        otherwise it is resumed, since librdkafka keeps a partition's pause when it is
+        taken away, and one paused then would come back paused and never be fetched."""
+        if settings.KAFKA_ASSIGNMENT_STRATEGY == "cooperative-sticky":
+            self.consumer.incremental_assign(partitions)  # the partitions added
+        else:
+            self.consumer.assign(partitions)  # eager: the whole assignment
         if self.paused:
             self.consumer.pause(partitions)
         else:

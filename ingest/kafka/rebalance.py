@@ -3,9 +3,9 @@
 A batch's offsets are committed only once it is stored and its dead
 letters acknowledged (`commit`, docs/consumers.md), synchronously; a commit
 that fails stays pending for the next attempt. The
-group moves partitions between its members at any time (eager `range`
-assignment: every member gives up all it owns at each membership change,
-docs/consumers.md#assignment), and each callback does what that takes:
+group moves partitions between its members at any time
+(`KAFKA_ASSIGNMENT_STRATEGY`, docs/consumers.md#assignment), and each
+callback does what that takes:
 
 - assigned: paused at once while the loop waits (`holding`); a topic
   recreated comes back as an assignment, so its id for derived ids is read

@@ -104,6 +104,9 @@ class FakeConsumer:
     def assign(self, partitions):
         self.assigned = list(partitions)
 
+    def incremental_assign(self, partitions):
+        self.assigned += [tp for tp in partitions if tp not in self.assigned]
+
     def commit(self, offsets, asynchronous):
         if self.refuse_commits:
             raise KafkaException("the group is rebalancing")
@@ -176,6 +179,9 @@ class PollingConsumer:
 
     def assign(self, partitions):
         self.assigned = list(partitions)
+
+    def incremental_assign(self, partitions):
+        self.assigned += [tp for tp in partitions if tp not in self.assigned]
 
     def pause(self, partitions):
         self.paused += 1

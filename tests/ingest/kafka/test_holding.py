@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 from confluent_kafka import TopicPartition
 
 from ingest.kafka.holding import Holding, longest_quiet
@@ -34,14 +35,19 @@ def test_slow_work_pauses_the_partitions_and_polls_until_it_ends():
     assert consumer.polls >= 1
 
 
-def test_a_partition_assigned_outside_a_hold_is_resumed_whatever_its_last_owner_left():
-    """librdkafka keeps a pause through an unassign: a partition paused when an eager
-    rebalance took it would come back paused, and never be fetched again."""
-    consumer = PollingConsumer(assigned=())
+@pytest.mark.parametrize("strategy", ["cooperative-sticky", "range"])
+def test_a_partition_assigned_outside_a_hold_is_resumed_whatever_its_last_owner_left(
+    settings, strategy
+):
+    """librdkafka keeps a pause when a partition is taken away: one paused then would
+    come back paused, and never be fetched again."""
+    settings.KAFKA_ASSIGNMENT_STRATEGY = strategy
+    consumer = PollingConsumer(assigned=(("users", 0),))
     holding = Holding(consumer, should_stop=lambda: False)
-    holding.assigned([TopicPartition("users", 0), TopicPartition("users", 1)])
+    holding.assigned([TopicPartition("users", 1), TopicPartition("users", 2)])
     holding.close()
-    assert len(consumer.assignment()) == 2
+    expected = {0, 1, 2} if strategy == "cooperative-sticky" else {1, 2}
+    assert {tp.partition for tp in consumer.assignment()} == expected
     assert (consumer.paused, consumer.resumed) == (0, 1)
 
 
