@@ -9,9 +9,6 @@ together, each having stored its share.
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from urllib.parse import quote
@@ -22,10 +19,10 @@ from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
+from betreco import processes
 from ingest.kafka.admin import ensure_topics
 from ingest.kafka.topics import SCHEMA_VERSION, Header
 from ingest.models import User
-from tests.production.compose import REPO
 
 ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 pytestmark = [
@@ -103,16 +100,7 @@ def test_three_consumers_in_one_group_share_the_partitions_and_store_each_record
         "LOG_FORMAT": "plain",
     }
     logs = [tmp_path / f"consumer-{n}.log" for n in range(CONSUMERS)]
-    consumers = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "consume_topic", "users"],
-            cwd=REPO,
-            env=env,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        for log in logs
-    ]
+    consumers = [processes.start_consumer(log.stem, ["users"], env, log) for log in logs]
     try:
 
         def texts() -> list[str]:
@@ -136,9 +124,7 @@ def test_three_consumers_in_one_group_share_the_partitions_and_store_each_record
             lambda: "\n".join(t[-1500:] for t in texts()),
         )
     finally:
-        for consumer in consumers:
-            consumer.send_signal(signal.SIGTERM)
-        codes = [consumer.wait(timeout=60) for consumer in consumers]
+        codes = processes.stop_all(consumers, grace=60)
     assert codes == [0] * CONSUMERS, "\n".join(log.read_text()[-1500:] for log in logs)
 
     handled = [
