@@ -33,6 +33,11 @@ def answer(api_client, user_id) -> dict:
     return api_client.get(f"/recommendation/{user_id}").json()
 
 
+def shown_events(api_client, user_id) -> list[int]:
+    """The ids of the events the user's recommendation lists, in order."""
+    return [event["id"] for event in answer(api_client, user_id)["events"]]
+
+
 @pytest.fixture
 def golf_fan():
     """A user who bet once on Golf; three more Golf events and two Tennis events are open."""
@@ -66,7 +71,7 @@ def test_an_event_ended_early_leaves_the_lists(admin_client, api_client, golf_fa
     accepted(admin_client.post(admin_url(Event, "change", listed.pk), form))
     refresh_pending()
 
-    shown = [event["id"] for event in answer(api_client, golf_fan["id"])["events"]]
+    shown = shown_events(api_client, golf_fan["id"])
     assert shown == golf_fan["golf"][2:]
     assert stored_answers() == from_scratch()
 
@@ -81,7 +86,7 @@ def test_an_event_deleted_refreshes_the_users_whose_lists_showed_it(
     owed = PendingRefresh.objects.filter(scope=PendingRefresh.Scope.USER)
     assert golf_fan["id"] in set(owed.values_list("ref_id", flat=True))
     refresh_pending()
-    shown = [event["id"] for event in answer(api_client, golf_fan["id"])["events"]]
+    shown = shown_events(api_client, golf_fan["id"])
     assert shown == golf_fan["golf"][2:]
     assert stored_answers() == from_scratch()
 

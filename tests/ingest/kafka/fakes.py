@@ -82,7 +82,23 @@ def offsets_of(admitted):
     return [(m.topic(), m.partition(), m.offset()) for m in admitted]
 
 
-class FakeConsumer:
+class Assigned:
+    """A fake consumer's assignment: (topic, partition) pairs, changed as librdkafka's are."""
+
+    def __init__(self, assigned=()):
+        self.assigned = [TopicPartition(topic, partition) for topic, partition in assigned]
+
+    def assignment(self):
+        return list(self.assigned)
+
+    def assign(self, partitions):
+        self.assigned = list(partitions)
+
+    def incremental_assign(self, partitions):
+        self.assigned += [tp for tp in partitions if tp not in self.assigned]
+
+
+class FakeConsumer(Assigned):
     """Committed offsets and a log start per partition; records every seek and commit.
 
     `assigned`: its partitions; `refuse_commits`: a commit raises, as when the
@@ -93,19 +109,10 @@ class FakeConsumer:
         self.committed_offsets = committed or {}
         self.log_start = log_start
         self.broken = broken
-        self.assigned = [TopicPartition(topic, partition) for topic, partition in assigned]
+        super().__init__(assigned)
         self.refuse_commits = False
         self.seeks: list[tuple[str, int, int]] = []
         self.commits: list[dict[tuple[str, int], int]] = []
-
-    def assignment(self):
-        return list(self.assigned)
-
-    def assign(self, partitions):
-        self.assigned = list(partitions)
-
-    def incremental_assign(self, partitions):
-        self.assigned += [tp for tp in partitions if tp not in self.assigned]
 
     def commit(self, offsets, asynchronous):
         if self.refuse_commits:
@@ -165,23 +172,14 @@ class ScriptedConsumer(FakeConsumer):
         return self.fetches.pop(0) if self.fetches else []
 
 
-class PollingConsumer:
+class PollingConsumer(Assigned):
     """Counts pauses, resumes and polls of its partitions; runs `on_poll` at the first poll
     (a rebalance served while the loop waits)."""
 
     def __init__(self, assigned=(("users", 0),)):
-        self.assigned = [TopicPartition(topic, partition) for topic, partition in assigned]
+        super().__init__(assigned)
         self.paused = self.resumed = self.polls = 0
         self.on_poll = None
-
-    def assignment(self):
-        return list(self.assigned)
-
-    def assign(self, partitions):
-        self.assigned = list(partitions)
-
-    def incremental_assign(self, partitions):
-        self.assigned += [tp for tp in partitions if tp not in self.assigned]
 
     def pause(self, partitions):
         self.paused += 1
