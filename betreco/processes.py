@@ -38,6 +38,7 @@ class Process:
     popen: subprocess.Popen
     log_path: Path | None = None
     killed: bool = False  # set when it did not stop within its grace and was killed
+    dumps_stacks: bool = False  # SIGUSR1 prints its threads' stacks (consumers)
 
     @property
     def pid(self) -> int:
@@ -80,12 +81,22 @@ class Process:
             self.popen.kill()
         return self.popen.wait()
 
+    def dump_stacks(self) -> None:
+        """Ask a consumer for every thread's stack in its log (SIGUSR1, see consume_topic)."""
+        if self.dumps_stacks and self.alive() and self.log_path is not None:
+            size = self.log_path.stat().st_size
+            self.signal(signal.SIGUSR1)
+            deadline = time.monotonic() + 2
+            while self.log_path.stat().st_size == size and time.monotonic() < deadline:
+                time.sleep(0.05)
+
     def wait(self, timeout: float = 60.0) -> int:
         """The exit code of a process expected to end by itself; an error when it has not
         within `timeout` s (it is left running, for the caller to stop or kill)."""
         try:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.dump_stacks()
             raise TimeoutError(
                 f"{self.name} still running after {timeout:g} s; its log:\n{self.log}"
             ) from None
@@ -160,7 +171,11 @@ def start_consumer(
     name: str, args, env: dict, log_path: Path | None = None, *, own_session=False
 ) -> Process:
     """`manage.py consume_topic *args` (topics, then any options)."""
-    return start(name, manage_argv("consume_topic", *args), env, log_path, own_session=own_session)
+    consumer = start(
+        name, manage_argv("consume_topic", *args), env, log_path, own_session=own_session
+    )
+    consumer.dumps_stacks = True
+    return consumer
 
 
 def healthy(port: int, host: str = HOST) -> bool:

@@ -6,6 +6,7 @@ exit 0), serves `/metrics` when given a port, and hands over. With no topic
 given it reads the seed's `TOPICS`.
 """
 
+import faulthandler
 import signal
 
 from django.conf import settings
@@ -85,5 +86,7 @@ class Command(BaseCommand):
                 raise CommandError(f"cannot serve metrics on {host}:{port}: {error}") from error
         signal.signal(signal.SIGTERM, loop.stop)
         signal.signal(signal.SIGINT, loop.stop)
+        # `kill -USR1 PID` prints every thread's stack: where a consumer that will not stop waits.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         consumed = loop.run()
         self.stdout.write(f"consumed {consumed} messages from {', '.join(loop.options.topics)}")
