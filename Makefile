@@ -61,7 +61,7 @@ bench: install
 # SQLite by default; on PostgreSQL with TEST_DATABASE_URL set, or SOAK_ARGS="--database-url URL".
 # SOAK_ARGS="--minutes 3" for a shorter one; --fast-seconds N (0: none) and --fast-limit N
 # (records/s) for the full-speed phase; --keep keeps the run dir on success too;
-# --per-topic switches to one consumer process per topic on PostgreSQL first (docs/reliability.md).
+# --per-topic / --all-topics: the consumers' shape (default as make run: per topic on PostgreSQL).
 SOAK_ARGS ?=
 soak: install
 	$(PY) -m soak $(SOAK_ARGS)

@@ -49,11 +49,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fast-senders", type=int, default=16, help="connections posting (16)")
     parser.add_argument("--keep", action="store_true", help="keep the run dir on success too")
-    parser.add_argument(
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument(
         "--per-topic",
-        action="store_true",
-        help="on PostgreSQL, switch to one consumer process per topic before the full-speed "
-        "phase (see docs/reliability.md: it can crash the group leader)",
+        dest="per_topic",
+        action="store_const",
+        const=True,
+        help="one consumer process per topic (the default on PostgreSQL, as make run)",
+    )
+    shape.add_argument(
+        "--all-topics",
+        dest="per_topic",
+        action="store_const",
+        const=False,
+        help="--consumers processes over all three topics (the default on SQLite)",
     )
     args = parser.parse_args(argv)
     run_dir = Path(tempfile.mkdtemp(prefix="betreco-soak-"))
@@ -83,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                 max(15.0, args.minutes * 2) if args.fast_seconds is None else args.fast_seconds
             ),
             fast_limit=args.fast_limit,
-            per_topic_phase=args.per_topic,
+            per_topic=args.per_topic,
             fast_senders=args.fast_senders,
             fast_min_rate=args.fast_rate,
         )

@@ -8,9 +8,9 @@ max.poll.interval.ms), `consumer-join` (one more consumer in the group),
 consumer can store, produced straight to a topic: the HTTP API refuses them).
 
 The full-speed phase has a schedule of its own (`full_speed_schedule`):
-consumer kills, and the consumers scaled to two per topic: on PostgreSQL
-first replaced by one process per topic (`consumers-per-topic`, as `make run`
-runs them there), then one more per topic (`consumer-scale`).
+the consumers scaled to two per topic at once (`consumer-scale`), then
+consumer kills. Joins, scaling and restarts keep the consumers' shape
+(`Consumers.per_topic`): over all three topics, or one topic each.
 """
 
 import json
@@ -26,7 +26,7 @@ from confluent_kafka import Producer
 
 from betreco.processes import Process, child_pids
 from soak import database
-from soak.processes import KINDS, Consumers
+from soak.processes import Consumers
 
 POISON_ID_BASE = 9_000_000_000_000
 
@@ -55,19 +55,14 @@ def schedule(seconds: float, rng: random.Random, *, outage_at: float = 0.4) -> l
     return sorted(faults, key=lambda f: f.at)
 
 
-def full_speed_schedule(seconds: float, rng: random.Random, *, per_topic: bool) -> list[Fault]:
+def full_speed_schedule(seconds: float, rng: random.Random) -> list[Fault]:
     """The full-speed phase's faults: two or more consumers per topic, and a consumer
-    SIGKILLed every ~20 s (at least 2) while the producers post as fast as they can.
-
-    `per_topic`: the consumers were switched to one process per topic before the phase
-    (`FaultRunner.consumers_per_topic`); the phase scales them to two a topic early on.
-    """
+    SIGKILLed every ~20 s (at least 2) while the producers post as fast as they can."""
     kills = [
         Fault(rng.uniform(0.2, 0.85) * seconds, "consumer-kill")
         for _ in range(max(2, round(seconds / 20)))
     ]
-    scale = Fault(0.1 * seconds if per_topic else 0.0, "consumer-scale")
-    return sorted([scale, *kills], key=lambda f: f.at)
+    return [Fault(0.0, "consumer-scale"), *sorted(kills, key=lambda f: f.at)]
 
 
 @dataclass
@@ -233,45 +228,15 @@ class FaultRunner:
             name = self.consumers.start()
         return f"{name} joined"
 
-    def consumers_per_topic(self) -> str:
-        """The switch to one process per topic, run before the phase (it waits for joins)."""
-        detail = self._consumers_per_topic()
-        self.done["consumers-per-topic"] += 1
-        self._note("consumers-per-topic", detail)
-        return detail
-
-    def _consumers_per_topic(self) -> str:
-        """One process per topic in place of the processes that consume all three.
-
-        The new ones join the group before the old ones leave: the embedded broker
-        (Tansu 0.6) never forms a group again once every member has left it (see
-        docs/reliability.md), and the old ones leaving first did that here."""
-        with self.consumer_lock:
-            broad = [n for n in self.consumers.live() if len(self.consumers.topics[n]) > 1]
-            started = [self.consumers.start(kinds=(kind,)) for kind in KINDS]
-            if late := self.consumers.wait_joined(started):
-                raise RuntimeError(f"{late} did not join the group within 60 s")
-            for name in broad:
-                self.leave_codes.append((name, self.consumers.leave(name)))
-        return f"started {started}; {broad} left"
-
     def _consumer_scale(self) -> str:
-        """Another process for each topic that fewer than two live processes consume
-        (one per topic when the consumers are per topic, else one over all three)."""
+        """Another process for each topic that fewer than two live processes consume."""
         with self.consumer_lock:
-            per_topic = any(len(self.consumers.topics[n]) == 1 for n in self.consumers.live())
-            started = []
-            if per_topic:
-                for kind, count in self.consumers.per_topic().items():
-                    started += [self.consumers.start(kinds=(kind,)) for _ in range(2 - count)]
-            else:
-                while min(self.consumers.per_topic().values()) < 2:
-                    started.append(self.consumers.start())
+            started = self.consumers.scale_to(2)
         return f"started {started}"
 
     def _consumer_leave(self) -> str:
         with self.consumer_lock:
-            name = self.rng.choice(self.consumers.live())
+            name = self.rng.choice(self.consumers.spare() or self.consumers.live())
             code = self.consumers.leave(name)
         self.leave_codes.append((name, code))
         return f"{name} left with exit code {code}"

@@ -59,11 +59,16 @@ class SoakConfig:
     fast_senders: int = 16  # HTTP connections posting arrays in it
     fast_min_rate: float = 2000.0  # acknowledged records/s it must sustain
     fast_limit: float = 0.0  # records/s it may send at most (0: as fast as answered)
-    # On PostgreSQL, switch to one consumer process per topic before the phase, as `make
-    # run` runs them there. Off by default: with `cooperative-sticky` the switch can crash
-    # the group leader inside librdkafka, and with `range` the embedded broker's group can
-    # stall for good (docs/reliability.md, Findings).
-    per_topic_phase: bool = False
+    # The consumers' shape as `make run` starts it (`betreco.stack.consumer_processes`):
+    # on SQLite `consumers` processes over all three topics, on PostgreSQL one process per
+    # topic from the start. Never both in one group: librdkafka's cooperative-sticky
+    # assignor crashed on that mix (docs/reliability.md, Findings). None: by the database.
+    per_topic: bool | None = None
+
+    def consumers_per_topic(self) -> bool:
+        if self.per_topic is None:
+            return not self.database_url.startswith("sqlite")
+        return self.per_topic
 
 
 @dataclass
@@ -110,10 +115,9 @@ def run(config: SoakConfig) -> Report:
             ensure_topics(env)
         if config.fast_seconds:
             _enough_partitions(bootstrap)
-        consumers = Consumers(env, config.run_dir)
+        consumers = Consumers(env, config.run_dir, per_topic=config.consumers_per_topic())
         exits.callback(consumers.stop_all)
-        for _ in range(config.consumers):
-            consumers.start()
+        consumers.start_first(config.consumers)
         producer, port = start_producer(
             env, config.run_dir, workers=config.producer_workers, threads=4
         )
@@ -164,14 +168,7 @@ def _soak(config, env, bootstrap, consumers, producer, port) -> Report:
     load_s = time.monotonic() - started
     fast, fast_faults = None, None
     if config.fast_seconds:
-        per_topic = config.per_topic_phase and connection.vendor != "sqlite"
-        fast_faults = FaultRunner(
-            faults=full_speed_schedule(config.fast_seconds, rng, per_topic=per_topic), **runner
-        )
-        if per_topic:
-            # Before the clock starts: waiting for three new members to join under load
-            # would hold the consumers' lock through the phase and starve its kills.
-            say(f"soak: {fast_faults.consumers_per_topic()}")
+        fast_faults = FaultRunner(faults=full_speed_schedule(config.fast_seconds, rng), **runner)
         fast = _full_speed(config, ledger, driver, fast_faults, consumers, producer, port)
     faults_stopped = time.monotonic()
     converge_limit = config.converge_s + ledger.acked_by_phase[PHASE] / CATCH_UP_FLOOR
@@ -271,10 +268,10 @@ def _full_speed(config, ledger, driver, faults, consumers, producer, port) -> di
 
     def postfix(elapsed: float) -> str:
         nonlocal widest
-        per_topic = consumers.per_topic()
-        widest = max(widest, min(per_topic.values()))
+        counts = consumers.per_topic_counts()
+        widest = max(widest, min(counts.values()))
         acked = ledger.acked_by_phase[PHASE]
-        return f"acked {acked} ({acked / elapsed:.0f}/s), consumers {per_topic}"
+        return f"acked {acked} ({acked / elapsed:.0f}/s), consumers {counts}"
 
     _progress("full speed", started, config.fast_seconds, postfix)
     load_thread.join()

@@ -17,9 +17,9 @@ KINDS = RECORD_KINDS
 
 @dataclass
 class Consumers:
-    """`consume_topic` processes in one group, by slot name: over all three topics, or
-    over the topics a slot was started with (one per topic, as `make run` runs them on
-    PostgreSQL).
+    """`consume_topic` processes in one group, by slot name: each over all three topics,
+    or with `per_topic` each over one (as `make run` runs them on PostgreSQL). Never
+    both shapes in one group (docs/reliability.md, Findings).
 
     A slot keeps its name and topics across restarts; each start logs to a file of
     its own (`consumer-2.start3.log`). `unexpected` lists processes that exited
@@ -28,17 +28,24 @@ class Consumers:
 
     env: dict
     run_dir: Path
+    per_topic: bool = False
     slots: dict[str, Process] = field(default_factory=dict)
     topics: dict[str, tuple[str, ...]] = field(default_factory=dict)  # slot -> its kinds
     starts: int = 0
     unexpected: list[tuple[str, int, Path]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, name: str | None = None, kinds: tuple[str, ...] | None = None) -> str:
-        """Start a slot (again, with its topics, when `name` is one); its name."""
+    def start_first(self, count: int) -> None:
+        """The first consumers: `count` over all three topics, or one per topic."""
+        for _ in range(len(KINDS) if self.per_topic else count):
+            self.start()
+
+    def start(self, name: str | None = None) -> str:
+        """Start a slot again with its topics, or a new one (over the topic that fewest
+        processes consume, with `per_topic`); its name."""
         with self.lock:
             self.starts += 1
-            kinds = kinds or self.topics.get(name or "", KINDS)
+            kinds = self.topics.get(name or "") or self._new_kinds()
             stem = "consumer" if kinds == KINDS else f"consumer-{'-'.join(kinds)}"
             name = name or f"{stem}-{len(self.slots) + 1}"
             while name in self.slots and self.slots[name].alive():
@@ -47,6 +54,24 @@ class Consumers:
             self.slots[name] = processes.start_consumer(name, kinds, self.env, log_path)
             self.topics[name] = kinds
             return name
+
+    def _new_kinds(self) -> tuple[str, ...]:
+        if not self.per_topic:
+            return KINDS
+        counts = self.per_topic_counts()
+        return (min(KINDS, key=counts.get),)
+
+    def scale_to(self, count: int) -> list[str]:
+        """New processes until every topic has `count` live ones; their names."""
+        started = []
+        while min(self.per_topic_counts().values()) < count:
+            started.append(self.start())
+        return started
+
+    def spare(self) -> list[str]:
+        """Live processes whose every topic another live process consumes too."""
+        counts = self.per_topic_counts()
+        return [n for n in self.live() if all(counts[kind] > 1 for kind in self.topics[n])]
 
     def live(self) -> list[str]:
         return [name for name, proc in list(self.slots.items()) if proc.alive()]
@@ -57,7 +82,7 @@ class Consumers:
         late = processes.wait_joined([self.slots[name] for name in names], timeout=timeout)
         return [proc.name for proc in late]
 
-    def per_topic(self) -> dict[str, int]:
+    def per_topic_counts(self) -> dict[str, int]:
         """How many live processes consume each topic."""
         return {kind: sum(1 for name in self.live() if kind in self.topics[name]) for kind in KINDS}
 
