@@ -2,15 +2,13 @@
 
 import os
 import threading
-import uuid
 
 import pytest
 from rest_framework.test import APIClient
 
 from betreco.embedded_broker import EmbeddedBroker
-from ingest.kafka.admin import ensure_topics
 from recommendations.drainer import drainer
-from tests.kafka_pipeline import Pipeline
+from tests.kafka_pipeline import pipeline_on
 
 
 @pytest.fixture(autouse=True)
@@ -47,11 +45,6 @@ def kafka_bootstrap():
 @pytest.fixture
 def pipeline(transactional_db, kafka_bootstrap, settings, tmp_path):
     """Topics of this test's own on the session's broker, and the consumers it starts."""
-    prefix = f"t{uuid.uuid4().hex[:10]}."
-    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
-    settings.KAFKA_TOPIC_PREFIX = prefix
-    settings.KAFKA_CONSUMER_GROUP = f"{prefix}group"
-    ensure_topics(kafka_bootstrap)
-    line = Pipeline(bootstrap=kafka_bootstrap, prefix=prefix, log_dir=tmp_path)
+    line = pipeline_on(kafka_bootstrap, settings, tmp_path)
     yield line
     line.stop_all()

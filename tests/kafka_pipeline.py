@@ -21,6 +21,7 @@ from django.db import connection
 
 from betreco import processes
 from betreco.processes import Process
+from ingest.kafka.admin import ensure_topics
 from ingest.kafka.topics import SCHEMA_VERSION, Header, dead_letter_topic, topic_name
 
 
@@ -191,3 +192,16 @@ class Pipeline:
 
 def header_map(message) -> dict[str, str]:
     return {key: value.decode() for key, value in message.headers() or []}
+
+
+def pipeline_on(bootstrap: str, settings, log_dir: Path, *, partitions: int | None = None):
+    """A `Pipeline` of topics and a group of a test's own on the broker at `bootstrap`;
+    `settings` (pytest-django's fixture) point this process at them."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    settings.KAFKA_BOOTSTRAP_SERVERS = bootstrap
+    settings.KAFKA_TOPIC_PREFIX = prefix
+    settings.KAFKA_CONSUMER_GROUP = f"{prefix}group"
+    if partitions is not None:
+        settings.KAFKA_TOPIC_PARTITIONS = partitions
+    ensure_topics(bootstrap)
+    return Pipeline(bootstrap=bootstrap, prefix=prefix, log_dir=log_dir)

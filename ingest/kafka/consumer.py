@@ -32,6 +32,7 @@ ends.
 import logging
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -57,6 +58,11 @@ from ingest.kafka.store import Store
 from ingest.kafka.topics import kind_of_topic
 
 logger = logging.getLogger(__name__)
+
+# How long the last commit and leaving the group may take after a stop (Kafka's Java client
+# bounds `close` at 30 s): a broker that does not answer, or holds a join through a
+# rebalance, must not keep a stopping process past its grace period.
+LEAVE_TIMEOUT = 10.0
 
 
 @dataclass
@@ -110,6 +116,7 @@ class ConsumerLoop:
         self.derived_ids = DerivedIds(options.bootstrap_servers)
         self.producer: Producer | None = None
         self.consumer: Consumer | None = None
+        self.left_group = True  # False: leaving took longer than LEAVE_TIMEOUT, still under way
 
     def stop(self, *_args) -> None:
         if not self.stopping:
@@ -229,10 +236,9 @@ class ConsumerLoop:
 
     def _close(self) -> None:
         if self.consumer is not None:
-            self.partitions.commit()
             self.figures.close()
             self.holding.close()  # the worker thread may still be using the consumer
-            self.consumer.close()  # leaves the group at once
+            self._leave()
         if self.producer is not None:
             self.producer.flush(PUBLISH_TIMEOUT)
         drop_database_connections()
@@ -242,3 +248,27 @@ class ConsumerLoop:
             time.monotonic() - self.started,
             self.drains.seconds,
         )
+
+    def _leave(self) -> None:
+        """Commit what is stored, then leave the group; give up waiting after LEAVE_TIMEOUT.
+
+        Both wait on the broker without a bound of their own. What is stored is safe
+        either way: an offset not committed only redelivers records the upserts store
+        again, and a member that never said goodbye is dropped on its session timeout.
+        """
+
+        def commit_and_close():
+            self.partitions.commit()
+            self.consumer.close()  # revokes (committing what is stored), leaves the group
+
+        leaving = threading.Thread(target=commit_and_close, name="betreco-leave", daemon=True)
+        leaving.start()
+        leaving.join(LEAVE_TIMEOUT)
+        if leaving.is_alive():
+            self.left_group = False
+            logger.warning(
+                "the broker did not let us commit and leave the group within %.0f s; "
+                "exiting without it (the group drops us on the session timeout, and "
+                "what was not committed is stored again, unchanged, by the next owner)",
+                LEAVE_TIMEOUT,
+            )

@@ -7,9 +7,10 @@ import signal
 import pytest
 from django.core.management import call_command
 
+from betreco.embedded_broker import EmbeddedBroker
 from ingest.models import User
 from tests.e2e.outages import database_outage
-from tests.kafka_pipeline import wait_until
+from tests.kafka_pipeline import pipeline_on, wait_until
 from tests.records import user
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
@@ -62,6 +63,30 @@ def test_sigterm_finishes_the_batch_commits_it_and_exits_0(pipeline, capsys):
     rest = pipeline.consume("users", "--batch-size", BATCH)
     assert f"consumed {TOTAL - stored} messages" in rest.log
     assert_every_user_stored_once_as_sent()
+
+
+def test_sigterm_exits_0_within_the_grace_period_when_the_broker_stops_answering(
+    transactional_db, settings, tmp_path
+):
+    """A broker that holds every request (frozen, or holding a join through a rebalance)
+    cannot keep a stopping consumer past a Kubernetes grace period (30 s); what it stored
+    is stored, and the next consumer stores the rest."""
+    with EmbeddedBroker() as broker:
+        line = pipeline_on(broker.bootstrap_servers, settings, tmp_path)
+        line.produce("users", users(100))
+        consumer = line.start_consumer("users")
+        wait_until(lambda: User.objects.count() == 100, timeout=60, what="the users stored")
+        broker.process.send_signal(signal.SIGSTOP)
+        try:
+            consumer.signal(signal.SIGTERM)
+            code = consumer.wait(timeout=30)
+        finally:
+            broker.process.send_signal(signal.SIGCONT)
+        assert code == 0, consumer.log
+        line.produce("users", users(150)[100:])
+        line.consume("users")
+        line.stop_all()
+    assert User.objects.count() == 150
 
 
 def test_a_database_unavailable_for_a_while_is_waited_out_and_nothing_is_lost(pipeline):

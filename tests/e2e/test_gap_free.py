@@ -9,15 +9,13 @@ the broker acknowledged is stored.
 """
 
 import threading
-import uuid
 
 import pytest
 from confluent_kafka import Producer
 
 from betreco.embedded_broker import EmbeddedBroker
-from ingest.kafka.admin import ensure_topics
 from ingest.models import User
-from tests.kafka_pipeline import Pipeline, wait_until
+from tests.kafka_pipeline import Pipeline, pipeline_on, wait_until
 from tests.records import user
 
 PRODUCERS = 16
@@ -29,13 +27,7 @@ BURST = 10  # records produced before each flush, as the producer endpoint does 
 def racy_pipeline(transactional_db, settings, tmp_path):
     """A broker of this test's own whose runtime has 16 threads, topics of one partition."""
     with EmbeddedBroker(env={"TOKIO_WORKER_THREADS": "16"}) as broker:
-        prefix = f"t{uuid.uuid4().hex[:10]}."
-        settings.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap_servers
-        settings.KAFKA_TOPIC_PREFIX = prefix
-        settings.KAFKA_CONSUMER_GROUP = f"{prefix}group"
-        settings.KAFKA_TOPIC_PARTITIONS = 1
-        ensure_topics(broker.bootstrap_servers)
-        line = Pipeline(bootstrap=broker.bootstrap_servers, prefix=prefix, log_dir=tmp_path)
+        line = pipeline_on(broker.bootstrap_servers, settings, tmp_path, partitions=1)
         yield line
         line.stop_all()
 

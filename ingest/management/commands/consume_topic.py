@@ -7,7 +7,10 @@ given it reads the seed's `TOPICS`.
 """
 
 import faulthandler
+import logging
+import os
 import signal
+import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -90,3 +93,10 @@ class Command(BaseCommand):
         faulthandler.register(signal.SIGUSR1, all_threads=True)
         consumed = loop.run()
         self.stdout.write(f"consumed {consumed} messages from {', '.join(loop.options.topics)}")
+        if not loop.left_group:
+            # A thread is still inside librdkafka's close: exit now, not in interpreter
+            # shutdown beside it (everything stored is safe; see ConsumerLoop._leave).
+            logging.shutdown()
+            self.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)

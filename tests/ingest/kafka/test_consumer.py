@@ -5,8 +5,12 @@ batch on in order, each step once, and what comes out at the end. Through a
 real broker: tests/e2e/test_consumer.py.
 """
 
+import threading
+import time
+
 import pytest
 
+from ingest.kafka import consumer as consumer_module
 from ingest.kafka.consumer import ConsumerLoop, ConsumerOptions
 from ingest.models import DeadLetter, User
 from tests.ingest.kafka.fakes import FakeProducer, ScriptedConsumer, record_message
@@ -104,3 +108,19 @@ def test_a_loop_stops_after_max_messages():
     loop.options.max_messages = 2
     loop.consumed = 2
     assert loop._finished()
+
+
+def test_closing_gives_up_on_a_broker_that_never_lets_the_consumer_leave(monkeypatch, caplog):
+    """librdkafka's close has no bound of its own (a join held through a rebalance)."""
+    loop, consumer = joined([[]])
+    released = threading.Event()
+    consumer.close = lambda: released.wait(30)
+    monkeypatch.setattr(consumer_module, "LEAVE_TIMEOUT", 0.2)
+    started = time.monotonic()
+    try:
+        loop._close()
+        assert time.monotonic() - started < 5
+    finally:
+        released.set()
+    assert not loop.left_group
+    assert "exiting without it" in caplog.text
