@@ -39,15 +39,19 @@ class Progress:
         self.last_batch = size
         self.dead_lettered += dead_lettered
 
+    def due(self) -> bool:
+        busy = self._since_log or self.dead_lettered != self._dead_lettered_at_log
+        elapsed = time.monotonic() - self._logged_at
+        return elapsed >= (self.interval if busy else self.idle_interval)
+
     def maybe_log(
         self, lag: Callable[[], dict[str, int] | None], parked: Callable[[], int | None]
     ) -> None:
         """Log the progress line if it is due; `lag`/`parked` are asked only then."""
+        if not self.due():
+            return
         now = time.monotonic()
         elapsed = now - self._logged_at
-        busy = self._since_log or self.dead_lettered != self._dead_lettered_at_log
-        if elapsed < (self.interval if busy else self.idle_interval):
-            return
         by_topic, parked_count = lag(), parked()
         lag_text = "?"
         if by_topic is not None:

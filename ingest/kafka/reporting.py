@@ -15,22 +15,30 @@ seconds that writes everything counted in one transaction of set-based
 upserts, and about every `PRUNE_INTERVAL` drops what is older than
 `KEEP_SECONDS`.
 
-Reporting never fails the loop: a database error is logged (once a
-minute at most) and the counts wait in memory for the next report.
+Reporting never fails the loop, nor holds it: everything that may wait on
+the broker or the database (the lag, the parked count, the status rows)
+runs in a thread of its own (`Beside`), in the order the loop hands it
+over, so that the loop polls on meanwhile (a loaded machine once stretched
+those reads and writes between two polls past a short poll interval). A
+database error is logged (once a minute at most) and the counts wait in
+memory for the next report.
 """
 
 import contextlib
 import logging
 import os
+import queue
 import socket
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaException
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, connections, transaction
 
 from betreco import metrics
 from ingest.kafka.backoff import DATABASE_UNAVAILABLE
@@ -138,12 +146,14 @@ class Reporter:
             row[0] += stored
             row[1] += dead_lettered
 
+    def due(self) -> bool:
+        return time.monotonic() >= self._next_report
+
     def maybe_report(self, lag: Callable[[], list[PartitionLag] | None]) -> bool:
         """`report` if `interval` has passed since the last one (`lag` is asked only then)."""
-        now = time.monotonic()
-        if now < self._next_report:
+        if not self.due():
             return False
-        self._next_report = now + self.interval
+        self._next_report = time.monotonic() + self.interval
         return self.report(lag())
 
     def report(self, lag: list[PartitionLag] | None) -> bool:
@@ -193,13 +203,73 @@ def keep_recent(counts: dict, *, now: float) -> None:
         del counts[key]
 
 
-class Figures:
-    """What a consumer counts, into the metrics, its progress line and the status page's rows."""
+class Beside:
+    """Runs jobs one after another, in the order given, in a daemon thread of its own (one
+    still waiting on the database when the process exits does not hold the exit)."""
 
-    def __init__(self, consumer: Consumer, topics: list[str]):
+    def __init__(self, name: str):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], object]) -> threading.Event:
+        """Queue `job`; the event is set once it has run."""
+        done = threading.Event()
+        self._jobs.put((job, done))
+        return done
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every job queued so far has run; False if `timeout` passed first."""
+        return self.submit(lambda: None).wait(timeout)
+
+    def stop(self) -> None:
+        """No more jobs: the thread ends after those queued, closing its connections."""
+        self._jobs.put(None)
+
+    def _run(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, done = item
+            try:
+                job()
+            except Exception:  # a figure lost, never the thread
+                logger.exception("reporting figures failed")
+            finally:
+                done.set()
+        connections.close_all()
+
+
+class Inline:
+    """`Beside`'s interface, running each job at once (tests, and after `Beside` stopped)."""
+
+    def submit(self, job: Callable[[], object]) -> threading.Event:
+        done = threading.Event()
+        job()
+        done.set()
+        return done
+
+    def settle(self, timeout: float | None = None) -> bool:
+        return True
+
+    def stop(self) -> None:
+        pass
+
+
+# How long closing waits for the figures queued before it and the last report.
+CLOSE_WAIT = 5.0
+
+
+class Figures:
+    """What a consumer counts, into the metrics, its progress line and the status page's rows.
+
+    The loop hands each iteration over (`after_iteration`) and goes on at once; counting
+    and reporting happen beside it (`Beside`; `beside=False` runs them inline).
+    """
+
+    def __init__(self, consumer: Consumer, topics: list[str], *, beside: bool = True):
         self.consumer = consumer
         self.progress = Progress(idle_interval=settings.CONSUMER_IDLE_LOG_INTERVAL)
         self.reporter = Reporter(f"{socket.gethostname()}:{os.getpid()}")
+        self.jobs = Beside("betreco-figures") if beside else Inline()
         for topic in topics:  # every series exists from the start, at 0
             for counter in (metrics.RECORDS_STORED, metrics.DEAD_LETTERS, metrics.OFFSET_GAPS):
                 counter.labels(topic)
@@ -209,15 +279,20 @@ class Figures:
         report the progress line and the status page's rows, each when it is due."""
         if seconds is not None:
             metrics.BATCH_DURATION.observe(seconds)
-        if stored is not None:
-            self._count(stored)
-        self.progress.maybe_log(self._lag_by_topic, self.parked)
+        counted = None if stored is None else Counted.of(stored)
+        self.jobs.submit(lambda: self._iteration_done(counted))
+
+    def _iteration_done(self, counted: "Counted | None") -> None:
+        if counted is not None:
+            self._count(counted)
+        if self.progress.due() or self.reporter.due():
+            close_old_connections()  # a connection the database dropped is opened again
+        self.progress.maybe_log(self._lag_by_topic, self.count_parked)
         self.reporter.maybe_report(self._partition_lag)
 
-    def _count(self, batch: Batch) -> None:
+    def _count(self, counted: "Counted") -> None:
         """Per topic, what a committed batch stored (or parked) and dead-lettered."""
-        handled = Counter(message.topic() for message in batch.messages)
-        dead = Counter(failure.topic for failure in batch.failures)
+        handled, dead = counted.handled, counted.dead
         for topic in handled.keys() | dead.keys():
             stored = max(handled[topic] - dead[topic], 0)
             self.reporter.count(topic, stored=stored, dead_lettered=dead[topic])
@@ -225,18 +300,30 @@ class Figures:
                 metrics.RECORDS_STORED.labels(topic).inc(stored)
             if dead[topic]:
                 metrics.DEAD_LETTERS.labels(topic).inc(dead[topic])
-        self.progress.batch_done(batch.size, len(batch.failures))
+        self.progress.batch_done(counted.size, sum(dead.values()))
 
     def expired(self, dead_lettered: int) -> None:
         """Parked coupons the upkeep dead-lettered (their metric counts them as they expire)."""
-        self.progress.dead_lettered += dead_lettered
-        self.reporter.count(topic_name("coupons"), dead_lettered=dead_lettered)
+
+        def count():
+            self.progress.dead_lettered += dead_lettered
+            self.reporter.count(topic_name("coupons"), dead_lettered=dead_lettered)
+
+        self.jobs.submit(count)
+
+    def parked(self) -> None:
+        """Count the parked coupons into `betreco_parked_coupons`, beside the loop."""
+        self.jobs.submit(self.count_parked)
 
     def close(self) -> None:
-        """The last report, before the consumer leaves its group."""
-        self.reporter.report(self._partition_lag())
+        """The last report, before the consumer leaves its group: what is queued, then
+        the counts and the lag, waited for `CLOSE_WAIT` seconds at most."""
+        last = self.jobs.submit(lambda: self.reporter.report(self._partition_lag()))
+        self.jobs.stop()
+        if not last.wait(CLOSE_WAIT):
+            logger.warning("the last status figures were not reported within %.0f s", CLOSE_WAIT)
 
-    def parked(self) -> int | None:
+    def count_parked(self) -> int | None:
         """Coupons parked now (also into `betreco_parked_coupons`); None if the database is away."""
         try:
             count = ParkedCoupon.objects.count()
@@ -265,3 +352,20 @@ class Figures:
         if rows is None:
             return None
         return {topic: row.lag for topic, row in by_topic(rows).items()}
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a stored batch adds to the figures: messages per topic, dead letters per topic."""
+
+    handled: Counter
+    dead: Counter
+    size: int
+
+    @classmethod
+    def of(cls, batch: Batch) -> "Counted":
+        return cls(
+            handled=Counter(message.topic() for message in batch.messages),
+            dead=Counter(failure.topic for failure in batch.failures),
+            size=batch.size,
+        )

@@ -1,6 +1,7 @@
 """A consumer's status figures: counted in memory, written every few seconds (docs/operations.md)"""
 
 import logging
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -177,7 +178,7 @@ class LagConsumer(FakeConsumer):
 
 
 def test_an_iteration_counts_what_it_stored_and_dead_lettered_per_topic():
-    figures = Figures(LagConsumer(), ["fig.users", "fig.events"])
+    figures = Figures(LagConsumer(), ["fig.users", "fig.events"], beside=False)
     figures.progress.interval = figures.progress.idle_interval = 3600  # no line due
     figures.reporter.maybe_report = lambda lag: False  # no report due
     before = sample("betreco_records_stored_total", topic="fig.users")
@@ -205,7 +206,7 @@ def test_every_series_of_a_consumers_topics_exists_from_the_start():
 
 @pytest.mark.django_db
 def test_the_lag_of_each_assigned_partition_is_reported_and_forgotten_when_it_leaves():
-    figures = Figures(LagConsumer(), ["users"])
+    figures = Figures(LagConsumer(), ["users"], beside=False)
     figures.close()  # the last report: lag from the consumer, into the gauge and the rows
     assert sample("betreco_consumer_lag", topic="users", partition="0") == 6
     assert sample("betreco_consumer_lag", topic="users", partition="1") == 10
@@ -219,8 +220,36 @@ def test_the_lag_of_each_assigned_partition_is_reported_and_forgotten_when_it_le
 
 @pytest.mark.django_db
 def test_parked_coupons_expired_by_the_upkeep_count_as_dead_letters_of_the_coupons_topic():
-    figures = Figures(LagConsumer(), ["coupons"])
+    figures = Figures(LagConsumer(), ["coupons"], beside=False)
     figures.expired(3)
     assert figures.progress.dead_lettered == 3
     assert [counts for (topic, _), counts in figures.reporter.counts.items()] == [[0, 3]]
-    assert figures.parked() == 0
+    assert figures.count_parked() == 0
+
+
+class StuckLagConsumer(LagConsumer):
+    """A broker that does not answer the lag read until released."""
+
+    def __init__(self):
+        super().__init__()
+        self.released = threading.Event()
+
+    def committed(self, partitions, timeout):
+        self.released.wait(30)
+        return super().committed(partitions, timeout)
+
+
+def test_a_slow_lag_read_never_holds_the_loop_and_its_counts_arrive_in_order():
+    consumer = StuckLagConsumer()
+    figures = Figures(consumer, ["fig.slow"])
+    figures.progress.interval = 0  # the progress line, with the lag, is due at once
+    figures.reporter.maybe_report = lambda lag: False
+    try:
+        for offset in range(3):
+            figures.after_iteration(Batch(messages("fig.slow", 0, [offset])), seconds=0.1)
+        assert figures.progress.total < 3  # the loop went on; the figures wait on the broker
+    finally:
+        consumer.released.set()
+    assert figures.jobs.settle(timeout=10)
+    assert figures.progress.total == 3
+    figures.jobs.stop()
