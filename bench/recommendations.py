@@ -6,6 +6,8 @@ ended) and 1,000,000 selections on coupons of 1-5 selections, written with
 bulk SQL. Then measures:
 
 - a full rebuild (seconds, peak memory of a fresh process doing only that);
+- the offline evaluation, `evaluate_recommendations` (every engine and the
+  random baseline, read-only; seconds and peak memory of a fresh process);
 - the refresh after one `store_batch` of 1,000 new events and of 1,000 new
   coupons, with the outbox drain that settles it;
 - GET /recommendation/{id} latency through HTTP (gunicorn on a free port);
@@ -16,6 +18,7 @@ Usage: python bench/recommendations.py [--scale 0.1] [--repeat 3] [--keep]
 
 import argparse
 import http.client
+import io
 import json
 import os
 import random
@@ -31,7 +34,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPORTS = ["Football", "Basketball", "Tennis", "Ice Hockey", "Volleyball", "Handball", "Golf"]
-TARGETS = {"rebuild_s": 60, "rebuild_mib": 1024, "events_s": 2, "coupons_s": 1, "p99_ms": 10}
+TARGETS = {
+    "rebuild_s": 60,
+    "rebuild_mib": 1024,
+    "evaluate_s": 60,
+    "events_s": 2,
+    "coupons_s": 1,
+    "p99_ms": 10,
+}
 
 
 def setup_django(db_path: str) -> None:
@@ -139,15 +149,28 @@ def _accumulate(values):
         yield total
 
 
-def rebuild_in_fresh_process(db_path: str) -> dict:
-    """A full rebuild in a new process, so its peak RSS is the rebuild's alone."""
+def in_fresh_process(phase: str, db_path: str) -> dict:
+    """One phase (a full rebuild, the evaluation) in a new process, so its peak RSS is its own."""
     out = subprocess.run(
-        [sys.executable, __file__, "--phase", "rebuild", "--db", db_path],
+        [sys.executable, __file__, "--phase", phase, "--db", db_path],
         check=True,
         capture_output=True,
         text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def phase_evaluate() -> None:
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    out = io.StringIO()
+    call_command("evaluate_recommendations", "--json", "--no-progress", stdout=out)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    users = json.loads(out.getvalue())["users"]
+    sys.stdout.write(json.dumps({"users": users, "seconds": seconds, "peak_mib": peak / 1024}))
+    sys.stdout.write("\n")
 
 
 def phase_rebuild() -> None:
@@ -350,7 +373,7 @@ def seed_algorithm(user_ids: list[int], per_user: int = 3) -> float:
     return time.perf_counter() - started
 
 
-def report(counts, rebuilds, events, coupons, http, seed_s, sample) -> None:
+def report(counts, rebuilds, evaluations, events, coupons, http, seed_s, sample) -> None:
     out = sys.stdout.write
     median = statistics.median
     rebuild_s = median(r["seconds"] for r in rebuilds)
@@ -362,6 +385,14 @@ def report(counts, rebuilds, events, coupons, http, seed_s, sample) -> None:
         f"({each}); "
         f"peak RSS {peak:.0f} MiB  [target <= {TARGETS['rebuild_s']} s, "
         f"<= {TARGETS['rebuild_mib']} MiB]\n"
+    )
+    each = ", ".join(f"{r['seconds']:.2f}" for r in evaluations)
+    out(
+        f"Offline evaluation (3 engines, {evaluations[0]['users']:,} users scored): "
+        f"{median(r['seconds'] for r in evaluations):.2f} s median of {len(evaluations)} "
+        f"({each}); peak RSS "
+        f"{max(r['peak_mib'] for r in evaluations):.0f} MiB  "
+        f"[target <= {TARGETS['evaluate_s']} s]\n"
     )
     for name, runs, target in (("events", events, "events_s"), ("coupons", coupons, "coupons_s")):
         out(
@@ -392,12 +423,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the database file")
-    parser.add_argument("--phase", choices=["all", "generate", "rebuild"], default="all")
+    parser.add_argument(
+        "--phase", choices=["all", "generate", "rebuild", "evaluate"], default="all"
+    )
     parser.add_argument("--db", help="database file (kept); generated unless it exists")
     args = parser.parse_args()
-    if args.phase == "rebuild":
+    if args.phase in ("rebuild", "evaluate"):
         setup_django(args.db)
-        phase_rebuild()
+        {"rebuild": phase_rebuild, "evaluate": phase_evaluate}[args.phase]()
         return
     db_path = args.db or tempfile.mktemp(prefix="betreco-bench-", suffix=".sqlite3")
     keep = args.keep or bool(args.db)
@@ -410,7 +443,8 @@ def main() -> None:
         sys.stdout.write(f"data {counts} ready in {time.perf_counter() - started:.1f} s\n")
         if args.phase == "generate":
             return
-        rebuilds = [rebuild_in_fresh_process(db_path) for _ in range(args.repeat)]
+        rebuilds = [in_fresh_process("rebuild", db_path) for _ in range(args.repeat)]
+        evaluations = [in_fresh_process("evaluate", db_path) for _ in range(args.repeat)]
         events = [
             batch_refresh("events", rng, counts, 10**9 + i * 10**4) for i in range(args.repeat)
         ]
@@ -420,7 +454,7 @@ def main() -> None:
         http = http_latency(db_path, counts, rng, args.requests)
         sample = max(10, counts["users"] // 100)
         seed_s = seed_algorithm(rng.sample(range(1, counts["users"] + 1), sample))
-        report(counts, rebuilds, events, coupons, http, seed_s, sample)
+        report(counts, rebuilds, evaluations, events, coupons, http, seed_s, sample)
     finally:
         if not keep:
             for suffix in ("", "-wal", "-shm"):

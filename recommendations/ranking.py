@@ -13,9 +13,8 @@ reads that sport's events and nothing else.
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 
-from django.db.models import Count
-
 from ingest.models import Event
+from recommendations.history import EVERY_BET, History
 
 Row = tuple[str, datetime, datetime, int]  # sport key, begin, end, popularity
 # (sport_key or None for every sport, ids or None for all, limit or None) -> rows
@@ -40,23 +39,24 @@ def current_rows(
     sport_key: str | None = None,
     ids: Collection[int] | None = None,
     limit: int | None = None,
+    history: History = EVERY_BET,
 ) -> dict[int, Row]:
-    """Ranking rows of open events as stored now, popularity counted in SQL."""
+    """Ranking rows of events open at `now`, popularity counted in SQL over `history`."""
     if ids is not None:
         rows = {}
         for chunk in chunks(ids):
-            rows |= _current_rows(now, sport_key, chunk, limit)
+            rows |= _current_rows(now, sport_key, chunk, limit, history)
         return rows
-    return _current_rows(now, sport_key, None, limit)
+    return _current_rows(now, sport_key, None, limit, history)
 
 
-def _current_rows(now, sport_key, ids, limit) -> dict[int, Row]:
+def _current_rows(now, sport_key, ids, limit, history) -> dict[int, Row]:
     events = Event.objects.filter(end_timestamp__gt=now)
     if sport_key is not None:
         events = events.filter(sport_key=sport_key)
     if ids is not None:
         events = events.filter(id__in=ids)
-    events = events.annotate(popularity=Count("selections"))
+    events = events.annotate(popularity=history.popularity())
     if limit:
         events = events.order_by("-popularity", "begin_timestamp", "id")[:limit]
     rows = events.values_list("id", "sport_key", "begin_timestamp", "end_timestamp", "popularity")
@@ -109,9 +109,9 @@ class Ranking:
         self.changed_sports: set[str] | None = None  # None: unknown, compare every sport
 
     @classmethod
-    def current(cls, now: datetime) -> "Ranking":
-        """The ranking now, popularity counted in SQL (when first needed)."""
-        return cls(lambda sport, ids, limit: current_rows(now, sport, ids, limit))
+    def current(cls, now: datetime, history: History = EVERY_BET) -> "Ranking":
+        """The ranking at `now`, popularity counted in SQL over `history` (when first needed)."""
+        return cls(lambda sport, ids, limit: current_rows(now, sport, ids, limit, history))
 
     @classmethod
     def snapshot(cls, now: datetime, *, include_ended: bool = False) -> "Ranking":

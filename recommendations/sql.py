@@ -5,7 +5,8 @@ answers and 300,000 ranked events, and building that many model instances
 (and SQLite's 999-parameter statements) was most of its time.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import connection
 
@@ -38,3 +39,31 @@ def execute_many(sql: str, rows: list) -> None:
 def db_datetime(value):
     """A datetime as the database's driver takes it in raw SQL."""
     return connection.ops.adapt_datetimefield_value(value)
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Make the database refuse writes from this connection for the block (work that only reads).
+
+    SQLite: `PRAGMA query_only`. PostgreSQL: read-only transactions from
+    here on (outside an open transaction; inside one, e.g. a test's, the
+    transaction keeps its mode).
+    """
+    statements = {
+        "sqlite": ("PRAGMA query_only = ON", "PRAGMA query_only = OFF"),
+        "postgresql": (
+            "SET default_transaction_read_only = on",
+            "RESET default_transaction_read_only",
+        ),
+    }.get(connection.vendor)
+    if statements is None or connection.vendor == "postgresql" and connection.in_atomic_block:
+        yield
+        return
+    on, off = statements
+    with connection.cursor() as cursor:
+        cursor.execute(on)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(off)

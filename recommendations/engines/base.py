@@ -14,7 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ingest.models import Selection, User
+from ingest.models import User
+from recommendations.history import EVERY_BET, History
 from recommendations.ranking import Ranking
 
 
@@ -64,30 +65,46 @@ def top_unbet(ranked: Iterable[int], bets: set[int], n: int) -> list[int]:
     return picked
 
 
-def open_bets(user_ids: Sequence[int], now: datetime) -> dict[int, set[int]]:
-    """The open events each user has bet on (one query for the whole chunk)."""
+def open_bets(
+    user_ids: Sequence[int], now: datetime, history: History = EVERY_BET
+) -> dict[int, set[int]]:
+    """The events open at `now` each user has bet on in `history` (one query for the chunk)."""
     bets: dict[int, set[int]] = {}
-    rows = Selection.objects.filter(
-        coupon__user_id__in=user_ids, event__end_timestamp__gt=now
-    ).values_list("coupon__user_id", "event_id")
+    rows = (
+        history.selections()
+        .filter(coupon__user_id__in=user_ids, event__end_timestamp__gt=now)
+        .values_list("coupon__user_id", "event_id")
+    )
     for user_id, event_id in rows:
         bets.setdefault(user_id, set()).add(event_id)
     return bets
 
 
 class RecommendationEngine(ABC):
-    """Computes answers for users, and says which users a change can affect."""
+    """Computes answers for users, and says which users a change can affect.
+
+    `now` is the time the answers are for (which events are open), `history`
+    the bets they are made from: every stored one, unless the offline
+    evaluation replays an earlier time (`History(before=now)`).
+    """
 
     #: Stored with each answer, so an operator sees which engine made it.
     name = "engine"
 
-    def __init__(self, *, per_user: int | None = None, now: datetime | None = None):
+    def __init__(
+        self,
+        *,
+        per_user: int | None = None,
+        now: datetime | None = None,
+        history: History = EVERY_BET,
+    ):
         self.per_user = settings.RECOMMENDATIONS_PER_USER if per_user is None else per_user
         self.now = now or timezone.now()
+        self.history = history
 
     def ranking(self) -> Ranking:
         """The ranking now, for a full rebuild (popularity counted in SQL when first needed)."""
-        return Ranking.current(self.now)
+        return Ranking.current(self.now, self.history)
 
     @abstractmethod
     def recommend(self, user_ids: Sequence[int], ranking: Ranking) -> Iterator[Answer]:

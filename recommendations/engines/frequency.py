@@ -29,6 +29,7 @@ from recommendations.engines.base import (
     open_bets,
     top_unbet,
 )
+from recommendations.history import EVERY_BET, History
 from recommendations.models import Recommendation
 from recommendations.ranking import Ranking, first_difference
 
@@ -51,10 +52,13 @@ class SportTally:
         return (-self.selections, -self.last_bet.timestamp(), self.sport_key)
 
 
-def sport_tallies(user_ids: Sequence[int]) -> dict[int, list[SportTally]]:
-    """Per user, per sport: selections, last bet and spelling, aggregated in SQL."""
+def sport_tallies(
+    user_ids: Sequence[int], history: History = EVERY_BET
+) -> dict[int, list[SportTally]]:
+    """Per user, per sport: selections, last bet and spelling in `history`, aggregated in SQL."""
     rows = (
-        Selection.objects.filter(coupon__user_id__in=user_ids)
+        history.selections()
+        .filter(coupon__user_id__in=user_ids)
         .values("coupon__user_id", "event__sport_key")
         .annotate(n=Count("id"), last_bet=Max("coupon__timestamp"), spelling=Min("event__sport"))
         .order_by()
@@ -70,8 +74,8 @@ class FrequencyEngine(RecommendationEngine):
     name = "frequency"
 
     def recommend(self, user_ids: Sequence[int], ranking: Ranking) -> Iterator[Answer]:
-        tallies = sport_tallies(user_ids)
-        bets = open_bets(user_ids, self.now)
+        tallies = sport_tallies(user_ids, self.history)
+        bets = open_bets(user_ids, self.now, self.history)
         for user_id in user_ids:
             tally, bet = tallies.get(user_id, []), bets.get(user_id, set())
             yield self._answer(user_id, tally, bet, ranking)

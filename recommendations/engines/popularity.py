@@ -18,7 +18,7 @@ class PopularityEngine(RecommendationEngine):
     name = "popularity"
 
     def recommend(self, user_ids: Sequence[int], ranking: Ranking) -> Iterator[Answer]:
-        bets = open_bets(user_ids, self.now)
+        bets = open_bets(user_ids, self.now, self.history)
         ranked = ranking.events(None)
         for user_id in user_ids:
             events = top_unbet(ranked, bets.get(user_id, set()), self.per_user)

@@ -1,16 +1,18 @@
 """generate_dummy writes the seed's format; load_dummy stores it through validation and services."""
 
 import json
+from collections import Counter
+from datetime import datetime, timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from ingest.models import Coupon, Event, ParkedCoupon, Selection, User
 
 
-def _generate(path, *, users=20, events=30, coupons=50, seed=7):
+def _generate(path, *, users=20, events=30, coupons=50, seed=7, taste=1.0):
     call_command(
         "generate_dummy",
         users=users,
@@ -18,6 +20,7 @@ def _generate(path, *, users=20, events=30, coupons=50, seed=7):
         coupons=coupons,
         output=str(path),
         seed=seed,
+        taste=taste,
         stdout=StringIO(),
     )
     return json.loads(path.read_text())
@@ -105,3 +108,40 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
     path.write_text("{not json")
     with pytest.raises(Exception, match="not valid JSON"):
         _load(path)
+
+
+def _top_sport_share(data) -> float:
+    """How much of a user's selections their most-bet sport takes, on average over users."""
+    sport_of = {event["event_id"]: event["sport"] for event in data["events"]}
+    counts: dict[int, Counter] = {}
+    for coupon in data["coupons"]:
+        tally = counts.setdefault(coupon["user_id"], Counter())
+        tally.update(sport_of[s["event_id"]] for s in coupon["selections"])
+    return sum(max(c.values()) / c.total() for c in counts.values()) / len(counts)
+
+
+def test_taste_makes_users_stick_to_their_sports_and_0_picks_uniformly(tmp_path):
+    shares = {}
+    for taste in (0, 1, 5):
+        data = _generate(
+            tmp_path / f"{taste}.json", users=40, events=400, coupons=2000, taste=taste
+        )
+        shares[taste] = _top_sport_share(data)
+    assert shares[0] < 0.35  # seven sports, no preference: about a fifth, by chance a bit more
+    assert shares[0] < shares[1] < shares[5]
+    assert shares[5] > 0.5
+
+
+def test_coupons_are_spread_over_a_month_each_placed_before_its_events_start(tmp_path):
+    data = _generate(tmp_path / "dummy.json", users=20, events=200, coupons=500)
+    begins = {event["event_id"]: event["begin_timestamp"] for event in data["events"]}
+    placed = sorted(coupon["timestamp"] for coupon in data["coupons"])
+    first, last = (datetime.fromisoformat(placed[i]) for i in (0, -1))
+    assert last - first > timedelta(days=25)
+    for coupon in data["coupons"]:
+        assert all(coupon["timestamp"] < begins[s["event_id"]] for s in coupon["selections"])
+
+
+def test_taste_out_of_range_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="--taste must be from 0 to 100"):
+        _generate(tmp_path / "dummy.json", taste=-1)

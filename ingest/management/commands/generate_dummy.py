@@ -5,7 +5,9 @@ The file has the seed's dummy format (`{"users": [...], "events": [...],
 `coupon_id` and space-separated timestamps), so it can be loaded with
 `load_dummy`, posted to the API, or produced to Kafka. Events are spread
 around the moment of generation: some have ended, some are running, most
-are still to come, so recommendations have open events to offer.
+are still to come, so recommendations have open events to offer. Coupons
+follow each user's lasting taste and are spread over the last 30 days
+(`ingest/dummy_bets.py`), so a time split of them means something.
 """
 
 import json
@@ -15,9 +17,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ingest.dummy_bets import generate_coupons
 from ingest.kafka.topics import RECORD_KINDS
 
 SEED_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
+DEFAULT_TASTE = 1.0
 
 # sport -> (typical duration in hours, [(league, country, [participants])]).
 # A country of None means the event's country varies (tours, cups).
@@ -163,39 +167,9 @@ def generate_events(rng: random.Random, count: int, now: datetime) -> list[dict]
     return events
 
 
-def generate_coupons(
-    rng: random.Random, count: int, users: list[dict], events: list[dict], now: datetime
-) -> list[dict]:
-    """Coupons of known users on known events; most users favour one sport, as bettors do."""
-    by_sport: dict[str, list[dict]] = {}
-    for event in events:
-        by_sport.setdefault(event["sport"], []).append(event)
-    favourite = {user["user_id"]: rng.choice(list(by_sport)) for user in users}
-    coupons = []
-    for coupon_id in _unique_ids(rng, count, 1_000):
-        user = rng.choice(users)
-        pool = by_sport[favourite[user["user_id"]]] if rng.random() < 0.7 else events
-        picked = rng.sample(pool, min(len(pool), rng.choices([1, 2, 3, 4], [40, 30, 20, 10])[0]))
-        first_begin = min(datetime.fromisoformat(e["begin_timestamp"]) for e in picked)
-        placed = min(first_begin.replace(tzinfo=UTC), now) - timedelta(
-            minutes=rng.randint(1, 3 * 24 * 60)
-        )
-        coupons.append(
-            {
-                "coupon_id": coupon_id,
-                "selections": [
-                    {"event_id": e["event_id"], "odds": round(rng.uniform(1.05, 6.0), 2)}
-                    for e in picked
-                ],
-                "stake": round(rng.choice([2, 5, 10, 20, 50, 100]) * rng.uniform(0.5, 3), 2),
-                "timestamp": _stamp(placed),
-                "user_id": user["user_id"],
-            }
-        )
-    return coupons
-
-
-def generate(*, users: int, events: int, coupons: int, seed: int | None) -> dict:
+def generate(
+    *, users: int, events: int, coupons: int, seed: int | None, taste: float = DEFAULT_TASTE
+) -> dict:
     """The whole dummy data set; the same seed gives the same records (times relative to now)."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
@@ -206,7 +180,15 @@ def generate(*, users: int, events: int, coupons: int, seed: int | None) -> dict
     return {
         "users": user_records,
         "events": event_records,
-        "coupons": generate_coupons(rng, coupons, user_records, event_records, now),
+        "coupons": generate_coupons(
+            rng,
+            _unique_ids(rng, coupons, 1_000),
+            user_records,
+            event_records,
+            now,
+            taste=taste,
+            stamp=_stamp,
+        ),
     }
 
 
@@ -224,16 +206,28 @@ class Command(BaseCommand):
             "-o", "--output", required=True, help="File to write; '-' writes to stdout."
         )
         parser.add_argument("--seed", type=int, default=None, help="Random seed, to repeat a run.")
+        parser.add_argument(
+            "--taste",
+            type=float,
+            default=DEFAULT_TASTE,
+            help=(
+                "How strongly each user sticks to their own sports and leagues (a Dirichlet "
+                f"draw per user, of concentration 1/TASTE; {DEFAULT_TASTE:g}); 0: uniform picks."
+            ),
+        )
 
     def handle(self, *args, **options):
         for kind in RECORD_KINDS:
             if options[kind] < 0:
                 raise CommandError(f"--{kind} must be 0 or more.")
+        if not 0 <= options["taste"] <= 100:
+            raise CommandError("--taste must be from 0 to 100.")
         data = generate(
             users=options["users"],
             events=options["events"],
             coupons=options["coupons"],
             seed=options["seed"],
+            taste=options["taste"],
         )
         text = json.dumps(data, indent=2)
         if options["output"] == "-":
