@@ -235,8 +235,12 @@ class FaultRunner:
         return f"started {started}"
 
     def _consumer_leave(self) -> str:
+        """SIGTERM to a member: one that has joined the group (a process killed and started
+        again a moment ago may not even have installed its signal handlers yet)."""
         with self.consumer_lock:
             name = self.rng.choice(self.consumers.spare() or self.consumers.live())
+            if late := self.consumers.wait_joined([name]):
+                raise RuntimeError(f"{late} did not join the group within 60 s")
             code = self.consumers.leave(name)
         self.leave_codes.append((name, code))
         return f"{name} left with exit code {code}"

@@ -108,8 +108,10 @@ class Consumers:
 
     def stop_all(self, timeout: float = 60.0) -> dict[str, int | str]:
         """SIGTERM every consumer once, and wait; their codes ("killed after ..." for those
-        that had not stopped within `timeout`)."""
+        that had not stopped within `timeout`). Each joined its group first: one started a
+        moment ago may not have installed its signal handlers yet."""
         procs = list(self.slots.values())
+        processes.wait_joined(procs, timeout=timeout)
         codes = processes.stop_all(procs, timeout)
         return {
             proc.name: f"killed after {timeout:g} s" if proc.killed else code
