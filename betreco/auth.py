@@ -1,19 +1,22 @@
-"""Who may write: API keys, and the "reads open, writes need a token" rule.
+"""Who may do what: API keys with a scope, and the rules of production settings.
 
-Production settings require a token for every write (docs/production.md,
-"API keys"): the data API's POSTs and the producer endpoints. A token is
-one of:
+With settings.REQUIRE_CREDENTIALS on (the production default, docs/production.md
+"Access") every endpoint except the probes (`/healthz`, `/readyz`) and the
+docs (`/openapi.json`, `/docs`, `/redoc`) needs a credential:
 
-- an API key created in the admin or with `manage.py create_api_key NAME`
-  (djangorestframework-api-key: only its hash is stored; it may expire and
-  be revoked, and either takes effect at the next request, no restart);
-- a bootstrap key from the `API_KEYS` environment variable (for the first
-  deployment, before anyone has logged in to the admin);
-- a DRF token of a Django user (`manage.py drf_create_token <username>`).
+- an API key created in the admin or with
+  `manage.py create_api_key NAME --scope read|write` (`access.models.ApiKey`:
+  only its hash is stored; it may expire and be revoked, and either takes
+  effect at the next request, no restart). A read key reads; a write key
+  reads and writes;
+- a bootstrap key from the `API_KEYS` environment variable (a write key, for
+  the first deployment, before anyone has logged in to the admin);
+- a DRF token of a Django user (`manage.py drf_create_token <username>`);
+- a staff login (the browsable API, the admin, the status page).
 
-Keys are sent as `Authorization: Bearer <key>` (or `Token <key>`, or the
-library's own `Api-Key <key>`). Reads, recommendations included, stay open
-as in the seed.
+`PUBLIC_READS=1` opens the data API's reads to anonymous clients. Keys are
+sent as `Authorization: Bearer <key>` (or `Token <key>`, or the library's
+own `Api-Key <key>`). `/metrics` has its own token (betreco.metrics).
 """
 
 import hmac
@@ -21,7 +24,8 @@ import hmac
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
-from rest_framework_api_key.models import APIKey
+
+from access.models import ApiKey
 
 KEYWORDS = ("bearer", "token", "api-key")
 
@@ -36,8 +40,9 @@ class ApiKeyClient:
     is_superuser = False
     pk = None
 
-    def __init__(self, name: str = "API_KEYS"):
+    def __init__(self, name: str = "API_KEYS", *, may_write: bool = True):
         self.name = name
+        self.may_write = may_write
 
     def __str__(self) -> str:
         return f"api-key client ({self.name})"
@@ -62,7 +67,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return (ApiKeyClient(), key)
         stored = _stored_key(key)
         if stored is not None:
-            return (ApiKeyClient(stored.name), stored)
+            return (ApiKeyClient(stored.name, may_write=stored.may_write), stored)
         if keyword != "token":
             raise exceptions.AuthenticationFailed("Invalid API key.")
         return None
@@ -81,7 +86,7 @@ def _is_bootstrap_key(candidate: str) -> bool:
 
 
 def _stored_key(candidate: str):
-    """The usable APIKey row whose hash `candidate` matches; None when none does.
+    """The usable ApiKey row whose hash `candidate` matches; None when none does.
 
     Raises AuthenticationFailed, naming the key, for one that matches but has
     expired or been revoked: its holder needs to know why, not just "invalid".
@@ -89,7 +94,7 @@ def _stored_key(candidate: str):
     prefix, dot, _ = candidate.partition(".")
     if not dot:
         return None
-    stored = APIKey.objects.filter(prefix=prefix).first()
+    stored = ApiKey.objects.filter(prefix=prefix).first()
     if stored is None or not stored.is_valid(candidate):
         return None
     if stored.revoked:
@@ -104,23 +109,76 @@ def _stored_key(candidate: str):
     return stored
 
 
-class ReadOpenWritesNeedToken(permissions.BasePermission):
-    """Safe methods for everyone; other methods need an authenticated caller
-    when settings.REQUIRE_WRITE_TOKEN is on (the production default)."""
+HOW_TO_AUTHENTICATE = (
+    "send 'Authorization: Bearer <key>' with an API key (created in the admin or with "
+    "'manage.py create_api_key NAME --scope read|write', or one from API_KEYS), "
+    "'Authorization: Token <token>' with a user's DRF token, or log in as staff at /admin/login/."
+)
 
-    message = (
-        "Writes need a token: send 'Authorization: Bearer <key>' with an API key (created "
-        "in the admin or with 'manage.py create_api_key NAME', or one from API_KEYS), "
-        "or 'Authorization: Token <token>' with a user's DRF token."
-    )
+
+def is_credential(request) -> bool:
+    """Whether the caller of this DRF request holds a credential this service honours.
+
+    An API key or a DRF token, or a session of a staff user: a login of any
+    other user (DRF's login page takes every active one) is no credential.
+    """
+    caller = request.user
+    if not (caller and caller.is_authenticated):
+        return False
+    if isinstance(caller, ApiKeyClient):
+        return True
+    if isinstance(request.successful_authenticator, authentication.TokenAuthentication):
+        return True
+    return bool(caller.is_staff)
+
+
+def may_write(request) -> bool:
+    """A credential that may write: anything but a read key."""
+    return getattr(request.user, "may_write", True)
+
+
+class ScopedAccess(permissions.BasePermission):
+    """The data API and the producer endpoints: who may read, who may write.
+
+    Everything is open when settings.REQUIRE_CREDENTIALS is off (DEBUG, `make
+    run`). Otherwise reads need a credential (or PUBLIC_READS) and writes one
+    that may write: no credential answers 401 with the scheme's challenge, a
+    read key's write 403.
+    """
 
     def has_permission(self, request, view) -> bool:
-        if request.method in permissions.SAFE_METHODS or not settings.REQUIRE_WRITE_TOKEN:
+        if not settings.REQUIRE_CREDENTIALS:
             return True
-        if request.user and request.user.is_authenticated:
+        reading = request.method in permissions.SAFE_METHODS
+        if reading and settings.PUBLIC_READS:
             return True
-        # Answered as 401 with the scheme's challenge, and this message saying how.
-        raise exceptions.NotAuthenticated(self.message)
+        _require_credential(request, "Reads" if reading else "Writes")
+        if not reading and not may_write(request):
+            raise exceptions.PermissionDenied(
+                f"{request.user} holds a read key: writes need a write key "
+                "('manage.py create_api_key NAME --scope write', or one from API_KEYS)."
+            )
+        return True
+
+
+class OperatorAccess(permissions.BasePermission):
+    """The status page and its figures: a staff login or a key (any scope) in production."""
+
+    def has_permission(self, request, view) -> bool:
+        if settings.REQUIRE_CREDENTIALS:
+            _require_credential(request, "The status figures")
+        return True
+
+
+def _require_credential(request, what: str) -> None:
+    if is_credential(request):
+        return
+    if request.user and request.user.is_authenticated:
+        raise exceptions.PermissionDenied(
+            f"{what} need a staff login or a key: {request.user} is neither."
+        )
+    # Answered as 401 with the scheme's challenge, and this message saying how.
+    raise exceptions.NotAuthenticated(f"{what} need a credential: {HOW_TO_AUTHENTICATE}")
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

@@ -14,10 +14,12 @@ Labels stay bounded: `topic` is a consumed or produced topic's name,
 `unmatched`), `method` one of a few HTTP methods, `status` a status code.
 """
 
+import hmac
 import logging
 import os
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     REGISTRY,
@@ -111,6 +113,19 @@ HTTP_REQUEST_DURATION = Histogram(
 )
 
 
+# The series of each topic a process serves exist from the start, at 0 (`start_series`):
+# a consumer's (ingest/kafka/reporting.py) and a web role's producer's (ingest/producer_apis.py).
+CONSUMER_TOPIC_METRICS = (RECORDS_STORED, DEAD_LETTERS, OFFSET_GAPS)
+PRODUCER_TOPIC_METRICS = (PRODUCED_RECORDS, PRODUCE_FAILURES, PRODUCE_DURATION)
+
+
+def start_series(metrics, topics) -> None:
+    """Create each metric's series for each topic now, so a scrape shows 0, not nothing."""
+    for metric in metrics:
+        for topic in topics:
+            metric.labels(topic)
+
+
 def multiprocess_dir() -> str | None:
     """The folder shared by a gunicorn server's workers, when there is one."""
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
@@ -126,8 +141,33 @@ def exposition() -> bytes:
 
 
 def metrics_view(request):
-    """`GET /metrics`: Prometheus text format (no authentication: for the internal scraper)."""
+    """`GET /metrics`: Prometheus text format; in production only for METRICS_TOKEN's holder.
+
+    Prometheus sends the token with its scrape config's `authorization`
+    setting (docs/operations.md, "Metrics"). Without METRICS_TOKEN set,
+    production settings refuse every scrape of the web roles.
+    """
+    if settings.REQUIRE_CREDENTIALS:
+        refusal = _scrape_refusal(request)
+        if refusal is not None:
+            return refusal
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+def _scrape_refusal(request) -> JsonResponse | None:
+    if not settings.METRICS_TOKEN:
+        return JsonResponse(
+            {"detail": "Metrics are off: set METRICS_TOKEN and scrape with it as a bearer token."},
+            status=403,
+        )
+    given = request.headers.get("Authorization", "").encode()
+    if hmac.compare_digest(given, f"Bearer {settings.METRICS_TOKEN}".encode()):
+        return None
+    refusal = JsonResponse(
+        {"detail": "Metrics need 'Authorization: Bearer <METRICS_TOKEN>'."}, status=401
+    )
+    refusal["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return refusal
 
 
 def serve(port: int, host: str):

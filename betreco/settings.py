@@ -5,7 +5,9 @@ embedded broker on localhost, DEBUG on. Production is `DEBUG=0`, which
 requires `SECRET_KEY` and turns on the secure defaults below.
 """
 
+import hashlib
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -49,11 +51,19 @@ X_FRAME_OPTIONS = "DENY"
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Writes (data API POSTs, producer endpoints) need a token when this is on
-# (default: in production): an API key from API_KEYS, sent as
-# `Authorization: Bearer <key>` or `Token <key>`, or a DRF token. Reads stay open.
-REQUIRE_WRITE_TOKEN = env.bool("REQUIRE_WRITE_TOKEN", default=not DEBUG)
+# Who may do what (betreco/auth.py, docs/production.md "Access"). With this on
+# (default: in production) every endpoint but the probes and the docs needs a
+# credential: an API key (read or write scope; API_KEYS are write keys), a DRF
+# token, or a staff login. REQUIRE_WRITE_TOKEN is its former name.
+REQUIRE_CREDENTIALS = env.bool(
+    "REQUIRE_CREDENTIALS", default=env.bool("REQUIRE_WRITE_TOKEN", default=not DEBUG)
+)
+# PUBLIC_READS=1: the data API's GETs answer anonymous clients (the seed's behaviour).
+PUBLIC_READS = env.bool("PUBLIC_READS", default=False)
 API_KEYS = env.list("API_KEYS", default=[])
+# `Authorization: Bearer <METRICS_TOKEN>` opens /metrics of the web roles in
+# production; unset, they refuse every scrape (a consumer's metrics port needs none).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # "api" serves the data API; "producer" serves the seed-compatible
 # POST /users, /events, /coupons that publish to Kafka.
@@ -74,6 +84,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from here (no CDN)
     "django_filters",
+    "access",
     "ingest",
     "recommendations",
     "status",
@@ -134,8 +145,6 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-CACHE_TABLE = "betreco_cache"
-
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -177,19 +186,30 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["betreco.auth.ReadOpenWritesNeedToken"],
+    "DEFAULT_PERMISSION_CLASSES": ["betreco.auth.ScopedAccess"],
     "EXCEPTION_HANDLER": "ingest.errors.exception_handler",
 }
 
-# The default cache holds DRF's throttle counts, so it must be one that every
-# gunicorn worker and server shares: a table in the database (created by the
-# migrations: ingest 0003), or Redis when CACHE_URL names one
-# (`redis://host:6379/0`, Django's own Redis backend).
-CACHES = {"default": env.cache("CACHE_URL", default=f"dbcache://{CACHE_TABLE}")}
-if CACHES["default"]["BACKEND"].endswith("DatabaseCache"):
+# The default cache holds DRF's throttle counts of anonymous requests. Never the
+# main database: counting there made every anonymous GET a write transaction,
+# queued behind the consumers' batches on SQLite (docs/production.md, "Throttling").
+# Default: files in a folder of the system's temporary folder, one per database,
+# that every gunicorn worker and server of the host on that database shares; Redis
+# when CACHE_URL names one (`redis://host:6379/0`), for counts shared by every host.
+_database = DATABASES["default"]
+_database_digest = hashlib.sha256(
+    f"{_database.get('HOST', '')}:{_database.get('PORT', '')}/{_database['NAME']}".encode()
+).hexdigest()[:12]
+CACHES = {
+    "default": env.cache(
+        "CACHE_URL",
+        default=f"filecache://{Path(tempfile.gettempdir()) / f'betreco-cache-{_database_digest}'}",
+    )
+}
+if CACHES["default"]["BACKEND"].endswith(("DatabaseCache", "FileBasedCache")):
     # One throttle counter per client: the default 300 entries would cull a third of
     # them as soon as more than 300 clients are counted, and throttling stop working.
-    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 10_000)
 
 if not DEBUG:
     # Throttling of anonymous requests, in production only (docs/configuration.md).

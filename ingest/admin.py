@@ -16,7 +16,7 @@ from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from ingest import hooks, services
 from ingest.ids import new_id
@@ -388,12 +388,13 @@ class DeadLetterAdmin(admin.ModelAdmin):
         "offset",
         "key",
         "short_reason",
+        "replay_count",
         "replayed_at",
     ]
-    list_filter = ["topic", ("replayed_at", admin.EmptyFieldListFilter)]
+    list_filter = ["topic", ("replayed_at", admin.EmptyFieldListFilter), "replay_count"]
     search_fields = ["key", "reason", "topic"]
     date_hierarchy = "created_at"
-    actions = ["replay_selected"]
+    actions = ["replay_selected", "replay_selected_again"]
 
     def has_add_permission(self, request):
         """Consumers write dead letters; one written by hand could be replayed to any topic."""
@@ -410,7 +411,12 @@ class DeadLetterAdmin(admin.ModelAdmin):
             "created_at",
             "published_at",
             "replayed_at",
+            "replay_count",
+            "replay_chain",
         ]
+
+    def get_exclude(self, request, obj=None):
+        return ["replay_of"]  # shown, linked, in replay_chain
 
     @admin.action(
         description="Replay selected (publish back to their source topic)",
@@ -418,17 +424,49 @@ class DeadLetterAdmin(admin.ModelAdmin):
     )
     def replay_selected(self, request, queryset):
         """What `manage.py replay_dead_letters` does, for the selected dead letters."""
-        skipped = queryset.count() - replay.pending(queryset).count()
+        self._replay(request, queryset, again=False)
+
+    @admin.action(
+        description="Replay selected, failed replays too (replay_dead_letters --again)",
+        permissions=["change"],
+    )
+    def replay_selected_again(self, request, queryset):
+        self._replay(request, queryset, again=True)
+
+    def _replay(self, request, queryset, *, again: bool):
+        skipped = queryset.count() - replay.pending(queryset, again=again).count()
         try:
-            count = replay.replay(queryset)
+            count = replay.replay(queryset, again=again)
         except replay.ReplayFailed as error:
             self.message_user(
                 request, f"Replayed {replay.counted(error.replayed)}; {error}.", messages.ERROR
             )
             return
-        note = f" {skipped} skipped: already replayed or not yet published." if skipped else ""
+        why = "already replayed or not yet published"
+        if not again:
+            why += ", or a replay that failed again (use the 'failed replays too' action)"
+        note = f" {skipped} skipped: {why}." if skipped else ""
         self.message_user(request, f"Replayed {replay.counted(count)}.{note}", messages.SUCCESS)
 
     @admin.display(description="reason")
     def short_reason(self, letter):
         return letter.reason[:120]
+
+    @admin.display(description="replay chain")
+    def replay_chain(self, letter):
+        """The dead letters of this message, first to last: each later one a failed replay."""
+        chain = replay.chain(letter)
+        if len(chain) == 1:
+            return "-"
+        return format_html_join(
+            " → ",
+            "{}",
+            ((self._link(link, current=link.pk == letter.pk),) for link in chain),
+        )
+
+    def _link(self, letter, *, current: bool):
+        text = f"#{letter.pk} {letter.created_at:%Y-%m-%d %H:%M:%S}"
+        if current:
+            return format_html("<strong>{}</strong>", text)
+        url = reverse("admin:ingest_deadletter_change", args=[letter.pk])
+        return format_html('<a href="{}">{}</a>', url, text)

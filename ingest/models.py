@@ -221,7 +221,9 @@ class DeadLetter(models.Model):
     written before it could be published (a parked coupon that expired) is
     published from here after the commit: `published_at` stays empty until
     the broker acknowledged it. `manage.py replay_dead_letters` publishes it
-    back to its source topic and sets `replayed_at`, so it is replayed once.
+    back to its source topic and sets `replayed_at`, so it is replayed once;
+    a replay that fails again comes back as a new row pointing at this one
+    (`replay_of`), which the next run leaves alone unless told `--again`.
     """
 
     topic = models.CharField(max_length=200)
@@ -238,6 +240,22 @@ class DeadLetter(models.Model):
         blank=True,
         db_index=True,
         help_text="When it was published back to its source topic (replay_dead_letters)",
+    )
+    replay_count = models.PositiveIntegerField(
+        default=0,
+        help_text="How many times its message had been replayed before it failed (not "
+        "replayed again without --again)",
+    )
+    # No database constraint: the id comes from a message header, which must never
+    # fail the consumer's batch; a dangling one reads as "unknown".
+    replay_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="replays",
+        help_text="The dead letter whose replay failed again as this one",
     )
 
     class Meta:

@@ -15,8 +15,10 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from betreco import metrics
 from ingest.errors import unavailable
 from ingest.kafka.producer import BrokerUnavailable, publish_records
+from ingest.kafka.topics import topic_name
 from ingest.validation import INPUT_SERIALIZERS, InvalidRecord, validate_records
 
 
@@ -129,4 +131,5 @@ def produce_api(kind: str):
     def post(self, request):  # a function of its own, so each kind has its own schema
         return ProduceApi.post(self, request)
 
+    metrics.start_series(metrics.PRODUCER_TOPIC_METRICS, [topic_name(kind)])
     return type(f"Produce{name}Api", (ProduceApi,), {"kind": kind, "post": post}).as_view()

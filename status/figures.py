@@ -5,6 +5,7 @@ every few seconds. What consumers did comes from the rows they report
 (`ingest.kafka.reporting`), so any process can serve the page.
 """
 
+import re
 import time
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Min
 
 from ingest.health import readiness
+from ingest.kafka.client_config import MASK, SECRET_MARKERS
 from ingest.kafka.reporting import BUCKET_SECONDS, bucket_of
 from ingest.kafka.topics import RECORD_KINDS, topic_name
 from ingest.models import ConsumerStat, DeadLetter, ParkedCoupon, PartitionLag
@@ -24,6 +26,7 @@ RATE_SECONDS = 60  # "records/s now" is the mean over the last minute
 LAG_STALE_SECONDS = 60  # a partition's lag reported longer ago than this is marked stale
 LATEST_DEAD_LETTERS = 5
 REASON_CHARS = 300
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
 
 
 def status_figures(*, now: float | None = None) -> dict:
@@ -143,7 +146,7 @@ def dead_letter_figures() -> dict:
                 "topic": letter.topic,
                 "partition": letter.partition,
                 "offset": letter.offset,
-                "reason": letter.reason[:REASON_CHARS],
+                "reason": redact(letter.reason)[:REASON_CHARS],
                 "created_at": letter.created_at.isoformat(),
                 "published": letter.published_at is not None,
             }
@@ -191,17 +194,33 @@ def health_figures() -> dict:
 
 
 def redact(text: str) -> str:
-    """`text` without any secret of the settings in it (an error message may quote one)."""
+    """`text` without any secret of the settings in it (an error message may quote one).
+
+    Every configured secret is masked wherever it appears, and so is the
+    password of any `scheme://user:password@host` in the text.
+    """
+    for secret in configured_secrets():
+        text = text.replace(secret, MASK)
+    return URL_PASSWORD.sub(rf"\1{MASK}@", text)
+
+
+def configured_secrets() -> list[str]:
+    """The secrets the settings hold, longest first (so none is half-masked by a shorter one)."""
     secrets = [
         settings.SECRET_KEY,
-        settings.DATABASES["default"].get("PASSWORD") or "",
         settings.KAFKA_SASL_PASSWORD,
         settings.KAFKA_SSL_KEY_PASSWORD,
+        settings.METRICS_TOKEN,
+        *settings.API_KEYS,
+        *(database.get("PASSWORD") or "" for database in settings.DATABASES.values()),
+        *(cache.get("PASSWORD") or "" for cache in settings.CACHES.values()),
+        *(
+            str(value)
+            for prop, value in settings.KAFKA_CLIENT_PROPERTIES.items()
+            if any(marker in prop.lower() for marker in SECRET_MARKERS)
+        ),
     ]
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
+    return sorted({secret for secret in secrets if len(secret) >= 4}, key=len, reverse=True)
 
 
 def _age(then: datetime | None, moment: datetime) -> float | None:

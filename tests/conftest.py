@@ -4,6 +4,8 @@ import os
 import threading
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from rest_framework.test import APIClient
 
 from betreco.embedded_broker import EmbeddedBroker
@@ -29,6 +31,15 @@ def _background_work_done():
 @pytest.fixture
 def api_client():
     return APIClient()
+
+
+@pytest.fixture
+def executor(transactional_db):
+    """Migrations to run in this test; the schema is brought back to the latest after it."""
+    executor = MigrationExecutor(connection)
+    yield executor
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.fixture(scope="session")

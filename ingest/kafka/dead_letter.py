@@ -35,6 +35,7 @@ from ingest.kafka.topics import (
     ErrorKind,
     Header,
     dead_letter_topic,
+    header_number,
     topic_name,
 )
 from ingest.models import DeadLetter, ParkedCoupon
@@ -142,6 +143,8 @@ def record_dead_letters(failures: Iterable[Failure], *, published: bool = True) 
                     for name, value in f.dead_letter_headers()
                 ],
                 published_at=published_at,
+                replay_count=header_number(f.headers, Header.REPLAYED) or 0,
+                replay_of_id=header_number(f.headers, Header.REPLAY_OF),
             )
             for f in failures
         ],

@@ -4,19 +4,21 @@ A dead letter whose cause is gone (a coupon dead-lettered after its parking
 time whose user has arrived since, a record refused by a bug since fixed)
 is published again to the topic it came from (`DeadLetter.topic`), from its
 `DeadLetter` row: the same key and value, the original headers without the
-ones the dead letter added, and `betreco-replayed` counting the replays.
-A consumer then takes it like any other message: stored if it can be now,
-dead-lettered again (a new row, whose headers say it was replayed) if not,
-so a poison message is neither lost nor looping unseen.
+ones the dead letter added, `betreco-replayed` counting the replays and
+`betreco-replay-of` naming the row. A consumer then takes it like any other
+message: stored if it can be now, dead-lettered again if not, as a new row
+that points back at the one replayed (`replay_of`; the admin shows the chain).
 
 Each row is marked `replayed_at` once the broker acknowledged its message
 (idempotent producer, `acks=all`), so a second run publishes nothing. A
 crash between the acknowledgement and the mark publishes it again on the
 next run: at least once, which the consumers' upserts make harmless.
 Rows not yet published to their dead-letter topic (`published_at` empty:
-the consumer is still at it) are left for a later run.
+the consumer is still at it) are left for a later run, and so are the dead
+letters of replays that failed again, unless asked (`again`): a poison
+record would otherwise go round for ever, one new dead letter a run.
 
-`manage.py replay_dead_letters` and the admin's "Replay selected" action
+`manage.py replay_dead_letters` and the admin's "Replay selected" actions
 are shells over `replay`.
 """
 
@@ -34,8 +36,10 @@ from ingest.models import DeadLetter
 
 logger = logging.getLogger(__name__)
 
+REPLAY_HEADERS = frozenset({Header.REPLAYED, Header.REPLAY_OF})
 REPLAY_TIMEOUT = 30.0  # seconds the broker has to acknowledge a chunk
 CHUNK = 1000  # rows read, published and marked at a time
+CHAIN_LIMIT = 20  # links of a replay chain shown each way
 
 
 class ReplayFailed(Exception):
@@ -46,15 +50,25 @@ class ReplayFailed(Exception):
         self.replayed = replayed
 
 
-def pending(letters: QuerySet | None = None) -> QuerySet:
-    """Of `letters` (default: all), those not replayed yet and already dead-lettered, by age."""
+def pending(letters: QuerySet | None = None, *, again: bool = False) -> QuerySet:
+    """Of `letters` (default: all), those not replayed yet and already dead-lettered, by age.
+
+    A dead letter of a message that was itself replayed (and failed again)
+    is left out unless `again`: replaying it would only make another one,
+    a poison record looping for ever.
+    """
     letters = DeadLetter.objects.all() if letters is None else letters
-    return letters.filter(replayed_at__isnull=True, published_at__isnull=False).order_by("id")
+    letters = letters.filter(replayed_at__isnull=True, published_at__isnull=False)
+    if not again:
+        letters = letters.filter(replay_count=0)
+    return letters.order_by("id")
 
 
-def select(*, topics: Iterable[str] | None = None, reason: str | None = None) -> QuerySet:
+def select(
+    *, topics: Iterable[str] | None = None, reason: str | None = None, again: bool = False
+) -> QuerySet:
     """Dead letters to replay: of these source topics (full names), whose reason holds `reason`."""
-    letters = pending()
+    letters = pending(again=again)
     if topics:
         letters = letters.filter(topic__in=list(topics))
     if reason:
@@ -62,22 +76,37 @@ def select(*, topics: Iterable[str] | None = None, reason: str | None = None) ->
     return letters
 
 
-def times_replayed(letter: DeadLetter) -> int:
-    """How many times the message of `letter` had been replayed before it was dead-lettered."""
-    for name, value in letter.headers:
-        if name == Header.REPLAYED and str(value).isdigit():
-            return int(value)
-    return 0
-
-
 def replay_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
-    """The original headers, without the dead letter's, and the replay count."""
+    """The original headers, without the dead letter's, the replay count and the letter's id."""
     kept = [
         (name, str(value).encode())
         for name, value in letter.headers
-        if name not in DEAD_LETTER_HEADERS and name != Header.REPLAYED
+        if name not in DEAD_LETTER_HEADERS and name not in REPLAY_HEADERS
     ]
-    return [*kept, (Header.REPLAYED.value, str(times_replayed(letter) + 1).encode())]
+    return [
+        *kept,
+        (Header.REPLAYED.value, str(letter.replay_count + 1).encode()),
+        (Header.REPLAY_OF.value, str(letter.pk).encode()),
+    ]
+
+
+def chain(letter: DeadLetter, *, longest: int = CHAIN_LIMIT) -> list[DeadLetter]:
+    """The dead letters of one message, first to last: each later one a replay that failed.
+
+    Follows `replay_of` back and `replays` forward (at most `longest` each way).
+    """
+    earlier = []
+    link = letter
+    while link.replay_of_id and len(earlier) < longest:
+        link = DeadLetter.objects.filter(pk=link.replay_of_id).first()
+        if link is None:
+            break
+        earlier.insert(0, link)
+    later = []
+    link = letter
+    while len(later) < longest and (link := link.replays.order_by("id").first()):
+        later.append(link)
+    return [*earlier, letter, *later]
 
 
 def describe(letter: DeadLetter) -> str:
@@ -85,7 +114,7 @@ def describe(letter: DeadLetter) -> str:
     where = f"{letter.topic}[{letter.partition}]@{letter.offset}"
     if letter.partition is None:
         where = letter.topic
-    before = times_replayed(letter)
+    before = letter.replay_count
     again = f" (replayed {before} time{'s' if before != 1 else ''} before)" if before else ""
     return f"#{letter.pk} {where} key {letter.key or '-'}: {letter.reason}{again}"
 
@@ -114,6 +143,7 @@ def replay(
     letters: QuerySet,
     *,
     dry_run: bool = False,
+    again: bool = False,
     timeout: float = REPLAY_TIMEOUT,
     report: Callable[[DeadLetter], None] = lambda letter: None,
 ) -> int:
@@ -124,7 +154,7 @@ def replay(
     published or marked. Raises ReplayFailed when the broker did not
     acknowledge all of a chunk within `timeout` (the rest stay pending).
     """
-    letters = pending(letters)
+    letters = pending(letters, again=again)
     producer = None if dry_run else replay_producer(timeout)
     count, last_id = 0, 0
     while rows := list(letters.filter(id__gt=last_id)[:CHUNK]):

@@ -270,9 +270,7 @@ class Figures:
         self.progress = Progress(idle_interval=settings.CONSUMER_IDLE_LOG_INTERVAL)
         self.reporter = Reporter(f"{socket.gethostname()}:{os.getpid()}")
         self.jobs = Beside("betreco-figures") if beside else Inline()
-        for topic in topics:  # every series exists from the start, at 0
-            for counter in (metrics.RECORDS_STORED, metrics.DEAD_LETTERS, metrics.OFFSET_GAPS):
-                counter.labels(topic)
+        metrics.start_series(metrics.CONSUMER_TOPIC_METRICS, topics)
 
     def after_iteration(self, stored: Batch | None = None, seconds: float | None = None) -> None:
         """Count what an iteration stored (`seconds` from its poll to its commit), then

@@ -23,8 +23,10 @@ class Header(StrEnum):
     ORIGINAL_TOPIC = "dead-letter-original-topic"
     ORIGINAL_PARTITION = "dead-letter-original-partition"
     ORIGINAL_OFFSET = "dead-letter-original-offset"
-    # On a dead letter published back to its source topic: how many times it was.
+    # On a dead letter published back to its source topic: how many times it was,
+    # and the id of the DeadLetter row it was published from (the admin's chain).
     REPLAYED = "betreco-replayed"
+    REPLAY_OF = "betreco-replay-of"
 
 
 class ErrorKind(StrEnum):
@@ -46,6 +48,15 @@ DEAD_LETTER_HEADERS = frozenset(
         Header.ORIGINAL_OFFSET,
     }
 )
+
+
+def header_number(headers, name: Header) -> int | None:
+    """The whole number in header `name` of (name, bytes or str) pairs; None if there is none."""
+    for key, value in headers:
+        text = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+        if key == name and text.isdigit():
+            return int(text)
+    return None
 
 
 def topic_name(kind: str) -> str:

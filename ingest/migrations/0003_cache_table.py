@@ -1,8 +1,8 @@
-"""The database cache's table (settings.CACHES), so `migrate` is the only step anywhere.
+"""The database cache's table, when CACHE_URL names one (`dbcache://...`), made by `migrate`.
 
-DRF's throttles count requests in the default cache, shared by every
-gunicorn worker through this table. `createcachetable` skips tables that
-exist and caches that are not in the database (CACHE_URL naming Redis).
+The default cache is no longer the database (settings.CACHES: throttle counts
+there made every anonymous read a write); `createcachetable` skips tables
+that exist and caches that are not in the database (files, Redis).
 """
 
 from django.core.management import call_command

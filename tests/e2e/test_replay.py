@@ -53,10 +53,13 @@ def test_a_coupon_dead_lettered_after_parking_is_replayed_once_its_user_arrived(
         Header.SCHEMA: "coupons",
         Header.SCHEMA_VERSION: "1",
         Header.REPLAYED: "1",
+        Header.REPLAY_OF: str(letter.pk),
     }
 
 
-def test_a_poison_message_replayed_is_dead_lettered_again_and_says_so(pipeline):
+def test_a_poison_message_replayed_and_dead_lettered_again_is_replayed_only_when_asked(
+    pipeline, admin_client
+):
     pipeline.produce("users", [b"{not json"])
     pipeline.consume("users")
     first = DeadLetter.objects.get()
@@ -68,21 +71,34 @@ def test_a_poison_message_replayed_is_dead_lettered_again_and_says_so(pipeline):
     assert again.value == "{not json"
     assert again.reason.startswith("invalid-json")
     assert again.replayed_at is None
+    assert (again.replay_count, again.replay_of) == (1, first)
     assert dict(again.headers)[Header.REPLAYED] == "1"
     assert len(pipeline.dead_letters("users", expected=2)) == 2
-    # Another replay would be its second: the listing says so.
-    output = replay("users", "--dry-run")
+    # The next run leaves it alone: no loop.
+    assert replay("users") == ["Replayed 0 dead letters."]
+    # Asked to, it lists it as a replay that failed before, and would replay it once more.
+    output = replay("users", "--again", "--dry-run")
     assert output == [
         f"would replay #{again.pk} {again.topic}[{again.partition}]@{again.offset} key -: "
         f"{again.reason} (replayed 1 time before)",
         "Would replay 1 dead letter.",
     ]
-    assert [h for h in replay_headers(again) if h[0] == Header.REPLAYED] == [
-        (Header.REPLAYED.value, b"2")
+    assert [h for h in replay_headers(again) if h[0] in (Header.REPLAYED, Header.REPLAY_OF)] == [
+        (Header.REPLAYED.value, b"2"),
+        (Header.REPLAY_OF.value, str(again.pk).encode()),
     ]
+    # The admin shows the chain on both dead letters, each linking to the other.
+    for letter, other in ((again, first), (first, again)):
+        page = admin_client.get(reverse("admin:ingest_deadletter_change", args=[letter.pk]))
+        html = page.content.decode()
+        assert "replay chain" in html.lower()
+        assert reverse("admin:ingest_deadletter_change", args=[other.pk]) in html
+        assert f"<strong>#{letter.pk} " in html
 
 
-def test_the_admin_replays_the_selected_dead_letters(pipeline, admin_client):
+def test_the_admin_replays_the_selected_dead_letters_and_failed_replays_when_asked(
+    pipeline, admin_client
+):
     topic = pipeline.topic("users")
     record = json.dumps(user(5))
     letters = [
@@ -96,18 +112,33 @@ def test_the_admin_replays_the_selected_dead_letters(pipeline, admin_client):
             headers=[[Header.SCHEMA.value, "users"], [Header.ERROR.value, "why"]],
             published_at=timezone.now(),
             replayed_at=replayed_at,
+            replay_count=replay_count,
         )  # fmt: skip
-        for offset, replayed_at in ((1, None), (2, timezone.now()))
+        for offset, replayed_at, replay_count in (
+            (1, None, 0),
+            (2, timezone.now(), 0),
+            (3, None, 1),
+        )
     ]
+    changelist = reverse("admin:ingest_deadletter_changelist")
+    selected = [letter.pk for letter in letters]
+
     response = admin_client.post(
-        reverse("admin:ingest_deadletter_changelist"),
-        {"action": "replay_selected", "_selected_action": [letter.pk for letter in letters]},
-        follow=True,
+        changelist, {"action": "replay_selected", "_selected_action": selected}, follow=True
     )
-    assert "Replayed 1 dead letter. 1 skipped: already replayed or not yet published." in (
+    assert "Replayed 1 dead letter. 2 skipped: already replayed or not yet published" in (
         response.content.decode()
     )
     [message] = pipeline.messages(topic, expected=1)
     assert message.value().decode() == record
-    assert header_map(message) == {Header.SCHEMA: "users", Header.REPLAYED: "1"}
+    assert header_map(message) == {
+        Header.SCHEMA: "users",
+        Header.REPLAYED: "1",
+        Header.REPLAY_OF: str(letters[0].pk),
+    }
+    response = admin_client.post(
+        changelist, {"action": "replay_selected_again", "_selected_action": selected}, follow=True
+    )
+    assert "Replayed 1 dead letter. 2 skipped" in response.content.decode()
+    assert header_map(pipeline.messages(topic, expected=2)[-1])[Header.REPLAYED] == "2"
     assert not DeadLetter.objects.filter(replayed_at__isnull=True).exists()

@@ -1,8 +1,5 @@
 """The sport_key migration recomputes existing rows' keys with Python's folding."""
 
-import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 
 from ingest.models import Event
@@ -13,15 +10,6 @@ MIGRATION = next(
     for key in MigrationLoader(None).disk_migrations
     if key[0] == "ingest" and key[1].endswith("_sport_key_casefold")
 )
-
-
-@pytest.fixture
-def executor(transactional_db):
-    """Migrations to run in this test; the schema is brought back to the latest after it."""
-    executor = MigrationExecutor(connection)
-    yield executor
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_existing_events_get_casefolded_keys(executor):

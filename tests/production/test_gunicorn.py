@@ -2,7 +2,8 @@
 
 Real gunicorn servers on 127.0.0.1, as `make run` and compose start them:
 `/metrics` sums every worker whichever answers, and DRF's throttle counts
-live in the database cache, so workers and servers refuse together.
+live in the cache folder the servers share, so workers and servers refuse
+together.
 """
 
 import os
@@ -17,7 +18,8 @@ import pytest
 
 from betreco import processes
 from betreco.embedded_broker import free_port
-from tests.prometheus import value
+from ingest.kafka.topics import RECORD_KINDS as KINDS
+from tests.prometheus import label_sets, value
 
 START_TIMEOUT = 60.0
 
@@ -122,6 +124,24 @@ def test_metrics_count_the_requests_of_every_worker_whichever_answers(servers, k
         assert count == sent + 1  # and the readiness probe's one
 
 
+@pytest.mark.parametrize("role", ["api", "producer"])
+def test_a_fresh_server_shows_every_topic_series_at_zero_and_only_to_its_token(servers, role):
+    token = "scrape-" + "t" * 24
+    production = {"DEBUG": "0", "SECRET_KEY": "m" * 50, "SECURE_SSL_REDIRECT": "0"}
+    server = servers(role, workers=1, BETRECO_ROLE=role, METRICS_TOKEN=token, **production)
+    server.wait_ready(workers=1)
+
+    assert get(server.url("/metrics")) == 401
+    request = urllib.request.Request(
+        server.url("/metrics"), headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    for name in ("betreco_produced_records_total", "betreco_produce_failures_total"):
+        assert {labels["topic"] for labels in label_sets(text, name)} == set(KINDS), name
+        assert value(text, name) == 0
+
+
 def test_the_metrics_folder_is_the_servers_own_and_removed_when_it_stops(servers):
     server = servers("api", workers=1)
     server.wait_ready(workers=1)
@@ -134,14 +154,16 @@ def test_the_metrics_folder_is_the_servers_own_and_removed_when_it_stops(servers
     assert not Path(folder[1]).exists()
 
 
-def test_the_anonymous_throttle_is_shared_by_every_server_on_the_database(
-    servers, migrated_database
+def test_the_anonymous_throttle_is_shared_by_every_server_of_the_host(
+    servers, migrated_database, tmp_path
 ):
     production = {
         "DEBUG": "0",
         "SECRET_KEY": "throttle-test-" + "x" * 40,
         "SECURE_SSL_REDIRECT": "0",
+        "PUBLIC_READS": "1",
         "THROTTLE_ANON_RATE": "4/minute",
+        "CACHE_URL": f"filecache://{tmp_path / 'throttle-cache'}",
     }
     first = servers("first", workers=1, **production)
     second = servers("second", workers=1, **production)

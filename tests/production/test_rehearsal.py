@@ -134,11 +134,12 @@ def stack(kafka_bootstrap, tmp_path):
     running.stop()
 
 
-def request(method: str, url: str, body=None) -> tuple[int, dict]:
+def request(method: str, url: str, body=None, *, key: str | None = API_KEY) -> tuple[int, dict]:
+    """The answer to one request, sent with `key` (API_KEYS' write key) unless None."""
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if body is not None:
-        headers["Authorization"] = f"Bearer {API_KEY}"
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
     try:
         with urllib.request.urlopen(
             urllib.request.Request(url, data=data, method=method, headers=headers), timeout=15
@@ -211,6 +212,7 @@ def test_the_compose_services_carry_a_coupon_from_producer_to_api_and_stop_clean
     assert stored["user_id"] == user_receipt["id"]
     assert request("GET", stack.url("api", f"/users/{user_receipt['id']}"))[0] == 200
     assert request("GET", stack.url("api", f"/events/{event_receipt['id']}"))[0] == 200
+    assert request("GET", stack.url("api", path), key=None)[0] == 401  # DEBUG=0: no key, no read
 
     # Each consumer's metrics port (published by compose) counts what it stored.
     metrics_url = (

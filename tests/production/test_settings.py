@@ -1,12 +1,14 @@
-"""Production settings (DEBUG=0): secret key, secure defaults, write tokens, throttling, JSON logs.
+"""Production settings (DEBUG=0): secret key, secure defaults, credentials, throttling, JSON logs.
 
 Settings are read once per process, so what depends on DEBUG=0 at import
-runs in a subprocess with that environment; request-time rules (the write
-token) run in-process with override_settings.
+runs in a subprocess with that environment; request-time rules (the
+credentials) run in-process with override_settings. Every URL of both
+roles: test_url_access.py.
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -90,7 +92,8 @@ def test_production_defaults_are_secure_and_each_is_configurable(tmp_path):
         "SESSION_COOKIE_SECURE",
         "CSRF_COOKIE_SECURE",
         "SECURE_PROXY_SSL_HEADER",
-        "REQUIRE_WRITE_TOKEN",
+        "REQUIRE_CREDENTIALS",
+        "PUBLIC_READS",
     ]
     defaults = production_settings(tmp_path, *names)
     assert defaults == {
@@ -101,7 +104,8 @@ def test_production_defaults_are_secure_and_each_is_configurable(tmp_path):
         "SESSION_COOKIE_SECURE": True,
         "CSRF_COOKIE_SECURE": True,
         "SECURE_PROXY_SSL_HEADER": None,
-        "REQUIRE_WRITE_TOKEN": True,
+        "REQUIRE_CREDENTIALS": True,
+        "PUBLIC_READS": False,
     }
     behind_proxy = production_settings(
         tmp_path,
@@ -110,20 +114,27 @@ def test_production_defaults_are_secure_and_each_is_configurable(tmp_path):
         SECURE_HSTS_SECONDS="3600",
         SECURE_HSTS_PRELOAD="0",
         TRUST_X_FORWARDED_PROTO="1",
+        PUBLIC_READS="1",
     )
     assert behind_proxy["SECURE_SSL_REDIRECT"] is False
     assert behind_proxy["SECURE_HSTS_SECONDS"] == 3600
     assert behind_proxy["SECURE_HSTS_PRELOAD"] is False
     assert behind_proxy["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert behind_proxy["PUBLIC_READS"] is True
+
+
+def test_the_former_require_write_token_still_turns_credentials_off(tmp_path):
+    values = production_settings(tmp_path, "REQUIRE_CREDENTIALS", REQUIRE_WRITE_TOKEN="0")
+    assert values == {"REQUIRE_CREDENTIALS": False}
 
 
 def test_local_settings_need_no_token_and_do_not_throttle(tmp_path):
-    local = production_settings(tmp_path, "REQUIRE_WRITE_TOKEN", "REST_FRAMEWORK", DEBUG="1")
-    assert local["REQUIRE_WRITE_TOKEN"] is False
+    local = production_settings(tmp_path, "REQUIRE_CREDENTIALS", "REST_FRAMEWORK", DEBUG="1")
+    assert local["REQUIRE_CREDENTIALS"] is False
     assert "DEFAULT_THROTTLE_CLASSES" not in local["REST_FRAMEWORK"]
 
 
-def test_production_throttles_anonymous_requests_but_not_token_holders(tmp_path):
+def test_production_throttles_anonymous_public_reads_but_not_token_holders(tmp_path):
     code = """
 import django
 django.setup()
@@ -139,24 +150,53 @@ keyed = [client.get("/users/1", HTTP_AUTHORIZATION="Bearer KEY").status_code for
 print(anonymous, keyed)
 """.replace("KEY", API_KEY)
     result = run_python(
-        code, tmp_path, THROTTLE_ANON_RATE="3/minute", API_KEYS=API_KEY, SECURE_SSL_REDIRECT="0"
+        code,
+        tmp_path,
+        THROTTLE_ANON_RATE="3/minute",
+        API_KEYS=API_KEY,
+        SECURE_SSL_REDIRECT="0",
+        PUBLIC_READS="1",
+        CACHE_URL=f"filecache://{tmp_path / 'cache'}",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[-2] == "[404, 404, 404, 429] [404, 404, 404, 404]"
 
 
-def test_throttle_counts_live_in_the_database_cache_or_in_redis_when_cache_url_names_it(
-    tmp_path,
-):
+def test_throttle_counts_live_in_a_shared_folder_or_in_redis_never_in_the_database(tmp_path):
     default = production_settings(tmp_path, "CACHES")["CACHES"]["default"]
     redis = production_settings(tmp_path, "CACHES", CACHE_URL="redis://127.0.0.1:6379/1")
 
-    assert default["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
-    assert default["LOCATION"] == "betreco_cache"
+    assert default["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache"
+    assert re.search(r"/betreco-cache-[0-9a-f]{12}$", default["LOCATION"])
+    other = production_settings(tmp_path, "CACHES", DATABASE_URL="sqlite:////elsewhere/db")
+    assert other["CACHES"]["default"]["LOCATION"] != default["LOCATION"]  # one per database
     assert redis["CACHES"]["default"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://127.0.0.1:6379/1",
     }
+
+
+def test_an_anonymous_public_read_writes_nothing_to_the_database(tmp_path):
+    """With the default cache: the throttle's count of the request goes elsewhere."""
+    code = """
+import django, json
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+call_command("migrate", verbosity=0)
+client = Client()
+client.get("/users/1")  # the first request of a process reads the URLconf and the like
+with CaptureQueriesContext(connection) as queries:
+    statuses = [client.get(path).status_code for path in ("/users/1", "/recommendation/1")]
+print(json.dumps([statuses, [query["sql"].split()[0] for query in queries]]))
+"""
+    result = run_python(code, tmp_path, SECURE_SSL_REDIRECT="0", PUBLIC_READS="1")
+    assert result.returncode == 0, result.stderr
+    statuses, verbs = json.loads(result.stdout.splitlines()[-1])
+    assert statuses == [404, 404]
+    assert set(verbs) == {"SELECT"}
 
 
 def test_log_format_json_writes_one_json_object_per_line(tmp_path):
@@ -175,14 +215,14 @@ def test_log_format_json_writes_one_json_object_per_line(tmp_path):
 
 
 @pytest.mark.django_db
-class TestWritesNeedATokenInProduction:
-    """REQUIRE_WRITE_TOKEN is on by default when DEBUG is off."""
+class TestCredentialsInProduction:
+    """REQUIRE_CREDENTIALS is on by default when DEBUG is off."""
 
     pytestmark = pytest.mark.usefixtures("production_mode")
 
     @pytest.fixture
     def production_mode(self):
-        with override_settings(REQUIRE_WRITE_TOKEN=True, API_KEYS=[API_KEY]):
+        with override_settings(REQUIRE_CREDENTIALS=True, PUBLIC_READS=False, API_KEYS=[API_KEY]):
             yield
 
     def test_a_write_without_a_token_is_refused_with_401(self, api_client):
@@ -213,15 +253,37 @@ class TestWritesNeedATokenInProduction:
         assert api_client.post("/users", USER, format="json").status_code == 401
 
     @pytest.mark.parametrize(
-        "path", ["/users", "/users/1", "/events", "/coupons", "/recommendation/1", "/healthz"]
+        "path", ["/users", "/users/1", "/events", "/coupons", "/recommendation/1"]
     )
-    def test_reads_stay_open(self, api_client, path):
-        assert api_client.get(path).status_code in (200, 404)
+    def test_reads_need_a_credential(self, api_client, path):
+        response = api_client.get(path)
+        assert response.status_code == 401
+        assert "create_api_key" in response.json()["detail"]
+
+    def test_a_staff_login_reads_and_writes_in_the_browsable_api(self, client):
+        client.force_login(DjangoUser.objects.create_user("ops", is_staff=True))
+        assert client.get("/users", HTTP_ACCEPT="text/html").status_code == 200
+        assert client.post("/users", USER, content_type="application/json").status_code == 201
+
+    def test_a_login_without_staff_is_no_credential(self, client):
+        client.force_login(DjangoUser.objects.create_user("customer"))
+        response = client.get("/users")
+        assert response.status_code == 403
+        assert "staff login" in response.json()["detail"]
+
+    def test_the_probes_stay_open(self, api_client):
+        assert api_client.get("/healthz").status_code == 200
+
+    def test_public_reads_open_reads_and_not_writes(self, api_client):
+        with override_settings(PUBLIC_READS=True):
+            assert api_client.get("/users").status_code == 200
+            assert api_client.post("/users", USER, format="json").status_code == 401
 
 
 @pytest.mark.django_db
-def test_local_mode_writes_need_no_token(api_client):
-    with override_settings(REQUIRE_WRITE_TOKEN=False, API_KEYS=[]):
+def test_local_mode_needs_no_credentials(api_client):
+    with override_settings(REQUIRE_CREDENTIALS=False, API_KEYS=[]):
+        assert api_client.get("/users").status_code == 200
         assert api_client.post("/users", USER, format="json").status_code == 201
 
 

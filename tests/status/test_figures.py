@@ -154,4 +154,4 @@ def test_health_is_the_readiness_checks_with_secrets_masked(readiness_answers, s
 
     health = status_figures(now=NOW)["health"]
 
-    assert health["checks"] == {"database": "ok", "broker": "unavailable: auth *** refused"}
+    assert health["checks"] == {"database": "ok", "broker": "unavailable: auth ***** refused"}

@@ -4,10 +4,16 @@ import time
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User as DjangoUser
+from django.test import override_settings
 
+from access.models import ApiKey
 from ingest.kafka.reporting import bucket_of
-from ingest.models import ConsumerStat
+from ingest.models import ConsumerStat, DeadLetter
 from tests.production.test_settings import run_python
+
+DB_PASSWORD = "planted-db-password-4711"
+SASL_PASSWORD = "planted-sasl-password-0815"
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("readiness_answers")]
 
@@ -45,6 +51,58 @@ def test_neither_answer_shows_a_secret(client):
         assert settings.SECRET_KEY not in client.get(path).content.decode()
 
 
+# Only redact() reads the planted password: the test's connections keep their own settings.
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_no_planted_password_shows_in_the_page_the_json_or_the_metrics(
+    client, settings, readiness_answers
+):
+    """A database URL's password and a SASL setting, quoted by errors, are masked everywhere."""
+    url = f"postgres://betreco:{DB_PASSWORD}@db:5432/betreco"
+    settings.DATABASES = {"default": {**settings.DATABASES["default"], "PASSWORD": DB_PASSWORD}}
+    settings.KAFKA_CLIENT_PROPERTIES = {"sasl.password": SASL_PASSWORD}
+    readiness_answers(
+        database=f"unavailable: could not connect to {url}",
+        broker=f"unavailable: SASL authentication with password {SASL_PASSWORD} failed",
+    )
+    DeadLetter.objects.create(
+        topic="users", partition=0, offset=1, reason=f"refused-by-database: {url} refused"
+    )
+
+    answers = {path: client.get(path).content.decode() for path in ("/status", "/status.json")}
+    answers["/metrics"] = client.get("/metrics").content.decode()
+
+    for path, text in answers.items():
+        assert DB_PASSWORD not in text, path
+        assert SASL_PASSWORD not in text, path
+    assert "postgres://betreco:*****@db:5432/betreco" in answers["/status.json"]
+
+
+@pytest.mark.parametrize("path", ["/status", "/status.json"])
+class TestOperatorsOnlyInProduction:
+    @pytest.fixture(autouse=True)
+    def production_mode(self):
+        with override_settings(REQUIRE_CREDENTIALS=True, PUBLIC_READS=True):
+            yield
+
+    def test_anonymous_callers_are_refused_even_with_public_reads(self, client, path):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert "/admin/login/" in response.json()["detail"]
+
+    def test_a_staff_login_sees_them(self, client, path):
+        client.force_login(DjangoUser.objects.create_user("ops", is_staff=True))
+        assert client.get(path).status_code == 200
+
+    def test_a_login_without_staff_does_not(self, client, path):
+        client.force_login(DjangoUser.objects.create_user("customer"))
+        assert client.get(path).status_code == 403
+
+    @pytest.mark.parametrize("scope", ["read", "write"])
+    def test_a_key_of_either_scope_sees_them(self, client, path, scope):
+        _, key = ApiKey.objects.create_key(name="monitor", scope=scope)
+        assert client.get(path, HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
+
+
 def test_the_status_page_only_reads(client):
     assert client.post("/status.json").status_code == 405
 
@@ -59,8 +117,10 @@ settings.STATIC_ROOT = {str(tmp_path / "static")!r}
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 call_command("collectstatic", interactive=False, verbosity=0)
+from django.contrib.auth.models import User
 from django.test import Client
 client = Client()
+client.force_login(User.objects.create_user("ops", is_staff=True))  # DEBUG=0: operators only
 page = client.get("/status", secure=True)
 assert page.status_code == 200, page.status_code
 scripts = re.findall(r'src="([^"]+)"', page.content.decode())

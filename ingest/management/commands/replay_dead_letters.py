@@ -1,7 +1,9 @@
-"""`manage.py replay_dead_letters [TOPIC ...] [--reason R] [--dry-run]` (docs/operations.md).
+"""`manage.py replay_dead_letters [TOPIC ...] [--reason R] [--again] [--dry-run]`.
 
 A thin shell over `ingest.kafka.replay`: publishes dead letters back to
 their source topic, once each; the last line gives the number published.
+Dead letters of replays that failed again are left out unless `--again`
+(docs/operations.md).
 """
 
 from django.conf import settings
@@ -25,6 +27,11 @@ class Command(BaseCommand):
             "--reason", help="only dead letters whose reason holds this text (any case)"
         )
         parser.add_argument(
+            "--again",
+            action="store_true",
+            help="also replay dead letters of replays that failed again (a poison record loops)",
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="list what would be replayed; publish nothing"
         )
         parser.add_argument(
@@ -36,13 +43,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         topics = resolve_topics(options["topics"]) if options["topics"] else None
-        letters = replay.select(topics=topics, reason=options["reason"])
+        again = options["again"]
+        letters = replay.select(topics=topics, reason=options["reason"], again=again)
         dry_run = options["dry_run"]
         verb = "would replay" if dry_run else "replayed"
         try:
             count = replay.replay(
                 letters,
                 dry_run=dry_run,
+                again=again,
                 timeout=options["timeout"],
                 report=lambda letter: self.stdout.write(f"{verb} {replay.describe(letter)}"),
             )
