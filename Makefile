@@ -55,6 +55,7 @@ bench: install
 	$(PY) bench/recommendations.py $(BENCH_ARGS)
 	$(PY) -m bench.pipeline
 	$(PY) -m bench.reads $(BENCH_READS_ARGS)
+	$(PY) -m bench.consumer_cpu
 
 # The chaos soak (15 minutes of load under faults, then 30 s at full speed: arrays from 16
 # connections to 8 producer workers, two consumers a topic, consumers killed; then every check,

@@ -44,14 +44,15 @@ def _admin_conninfo(url: str) -> str:
 
 
 @contextmanager
-def fresh_database(server_url: str | None, run_dir: Path):
-    """A DATABASE_URL of a database made for this run; a PostgreSQL one is dropped after."""
+def fresh_database(server_url: str | None, run_dir: Path, *, prefix: str = "betreco_soak"):
+    """A DATABASE_URL of a database made for this run; a PostgreSQL one, named `prefix_<random>`,
+    is dropped after."""
     if not server_url or is_sqlite(server_url):
-        yield f"sqlite:///{run_dir / 'soak.sqlite3'}"
+        yield f"sqlite:///{run_dir / f'{prefix}.sqlite3'}"
         return
     import psycopg
 
-    name = f"betreco_soak_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(_admin_conninfo(server_url), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
