@@ -110,7 +110,13 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def start(
-    name: str, argv: list[str], env: dict, log_path: Path | None = None, *, own_session=False
+    name: str,
+    argv: list[str],
+    env: dict,
+    log_path: Path | None = None,
+    *,
+    own_session=False,
+    dumps_stacks=False,
 ) -> Process:
     """Start `argv` in the project directory, its output appended to `log_path`, or piped
     (stdout, stderr with it) without one. `own_session` keeps a terminal's Ctrl-C from
@@ -128,7 +134,7 @@ def start(
     finally:
         if log_path:
             output.close()
-    return Process(name, popen, log_path)
+    return Process(name, popen, log_path, dumps_stacks=dumps_stacks)
 
 
 def manage_argv(*args: str) -> list[str]:
@@ -171,11 +177,8 @@ def start_consumer(
     name: str, args, env: dict, log_path: Path | None = None, *, own_session=False
 ) -> Process:
     """`manage.py consume_topic *args` (topics, then any options)."""
-    consumer = start(
-        name, manage_argv("consume_topic", *args), env, log_path, own_session=own_session
-    )
-    consumer.dumps_stacks = True
-    return consumer
+    argv = manage_argv("consume_topic", *args)
+    return start(name, argv, env, log_path, own_session=own_session, dumps_stacks=True)
 
 
 def healthy(port: int, host: str = HOST) -> bool:
