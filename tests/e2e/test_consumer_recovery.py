@@ -66,7 +66,7 @@ def test_sigterm_finishes_the_batch_commits_it_and_exits_0(pipeline, capsys):
 
 
 def test_sigterm_exits_0_within_the_grace_period_when_the_broker_stops_answering(
-    transactional_db, settings, tmp_path
+    transactional_db, settings, tmp_path, capsys
 ):
     """A broker that holds every request (frozen, or holding a join through a rebalance)
     cannot keep a stopping consumer past a Kubernetes grace period (30 s); what it stored
@@ -76,6 +76,8 @@ def test_sigterm_exits_0_within_the_grace_period_when_the_broker_stops_answering
         line.produce("users", users(100))
         consumer = line.start_consumer("users")
         wait_until(lambda: User.objects.count() == 100, timeout=60, what="the users stored")
+        # Committed too: a commit in flight to a frozen broker waits out socket.timeout.ms.
+        wait_until(lambda: committed_offsets(capsys, line.topic("users")) == 100, what="the commit")
         broker.process.send_signal(signal.SIGSTOP)
         try:
             consumer.signal(signal.SIGTERM)
