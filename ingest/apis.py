@@ -95,9 +95,8 @@ class CouponListCreateApi(ListAPIView):
             raise serializers.ValidationError(refused.errors) from None
         hooks.drain_after_commit()
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(
-            CouponOutput(selectors.coupon_get(coupon_id=record["id"])).data, status=code
-        )
+        # What was stored is exactly the record: answered from it, not read back.
+        return Response(CouponOutput(record).data, status=code)
 
 
 class CouponDetailApi(APIView):

@@ -36,19 +36,23 @@ def missing_references(records: list[dict]) -> dict[int, list[tuple[str, int]]]:
     """For each coupon that references a user or event not stored yet, what it lacks."""
     user_ids = {r["user_id"] for r in records}
     event_ids = {s["event_id"] for r in records for s in r["selections"]}
-    known_users = set(User.objects.filter(id__in=user_ids).values_list("id", flat=True))
-    known_events = set(Event.objects.filter(id__in=event_ids).values_list("id", flat=True))
+    known = _stored_references(user_ids, event_ids)
     missing = {}
     for record in records:
-        lacks = [] if record["user_id"] in known_users else [("user", record["user_id"])]
-        lacks += [
-            ("event", s["event_id"])
-            for s in record["selections"]
-            if s["event_id"] not in known_events
+        lacks = [("user", record["user_id"])] + [
+            ("event", s["event_id"]) for s in record["selections"]
         ]
+        lacks = [reference for reference in lacks if reference not in known]
         if lacks:
             missing[record["id"]] = lacks
     return missing
+
+
+def _stored_references(user_ids: set[int], event_ids: set[int]) -> set[tuple[str, int]]:
+    """Which of these users and events are stored, as ("user"|"event", id)."""
+    users = User.objects.filter(id__in=user_ids).values_list("id", flat=True)
+    events = Event.objects.filter(id__in=event_ids).order_by().values_list("id", flat=True)
+    return {("user", pk) for pk in users} | {("event", pk) for pk in events}
 
 
 def reference_errors(records: list[dict]) -> dict[int, dict[str, list[str]]]:

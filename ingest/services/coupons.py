@@ -24,7 +24,7 @@ from django.db import transaction
 from ingest import parking
 from ingest.hooks import bets_changed
 from ingest.models import Coupon, Selection
-from ingest.services.upserts import changed_rows, last_per_id
+from ingest.services.upserts import last_per_id
 
 COUPON_FIELDS = ["user_id", "stake", "timestamp"]
 
@@ -40,46 +40,48 @@ class StoreResult:
     released: list[int] = field(default_factory=list)
 
 
-def _selection_sets(coupon_ids: list[int]) -> dict[int, set[tuple[int, object]]]:
-    sets: dict[int, set] = {coupon_id: set() for coupon_id in coupon_ids}
-    for coupon_id, event_id, odds in Selection.objects.filter(coupon_id__in=coupon_ids).values_list(
-        "coupon_id", "event_id", "odds"
-    ):
-        sets[coupon_id].add((event_id, odds))
-    return sets
+@dataclass(frozen=True)
+class Written:
+    """What `coupons_write` wrote: the coupons that changed, and which of them are new."""
+
+    changed: list[int] = field(default_factory=list)
+    created: list[int] = field(default_factory=list)
 
 
-def coupons_write(records: list[dict]) -> list[int]:
+def coupons_write(records: list[dict]) -> Written:
     """Upsert coupons whose references all exist, with exactly their selections.
 
-    Returns the ids of the coupons that changed. The caller has claimed
-    their parked rows and runs this inside its transaction.
+    Says which coupons changed and which of them are new. The caller has
+    claimed their parked rows and runs this inside its transaction.
     """
     # In id order, so two transactions writing the same coupons lock them in one order.
     records = sorted(last_per_id(records), key=lambda r: r["id"])
     if not records:
-        return []
-    rows = [
-        Coupon(id=r["id"], user_id=r["user_id"], stake=r["stake"], timestamp=r["timestamp"])
-        for r in records
-    ]
-    wanted = {r["id"]: {(s["event_id"], s["odds"]) for s in r["selections"]} for r in records}
-    stored_selections = _selection_sets(list(wanted))
-    changed_coupons = {row.pk for row in changed_rows(Coupon, rows, COUPON_FIELDS)}
-    changed_selections = {pk for pk, pairs in wanted.items() if stored_selections[pk] != pairs}
+        return Written()
+    wanted = {r["id"]: _pairs(r) for r in records}
+    stored = _stored(list(wanted))
+    nothing = {**dict.fromkeys(COUPON_FIELDS), "selections": []}
+    changed_coupons = {
+        r["id"] for r in records if _fields(stored.get(r["id"], nothing)) != _fields(r)
+    }
+    changed_selections = {
+        pk for pk, pairs in wanted.items() if _pairs(stored.get(pk, nothing)) != pairs
+    }
     changed = changed_coupons | changed_selections
     if not changed:
-        return []
-    owners = {row.pk: row.user_id for row in rows}
+        return Written()
+    owners = {r["id"]: r["user_id"] for r in records}
     previous_owners = {
-        user_id
-        for pk, user_id in Coupon.objects.filter(pk__in=changed_coupons).values_list(
-            "pk", "user_id"
-        )
-        if user_id != owners[pk]
+        stored[pk]["user_id"]
+        for pk in changed_coupons
+        if pk in stored and stored[pk]["user_id"] != owners[pk]
     }
     Coupon.objects.bulk_create(
-        [row for row in rows if row.pk in changed],
+        [
+            Coupon(id=r["id"], user_id=r["user_id"], stake=r["stake"], timestamp=r["timestamp"])
+            for r in records
+            if r["id"] in changed
+        ],
         update_conflicts=True,
         unique_fields=["id"],
         update_fields=["user", "stake", "timestamp"],
@@ -96,49 +98,71 @@ def coupons_write(records: list[dict]) -> list[int]:
         unique_fields=["coupon", "event"],
         update_fields=["odds"],
     )
-    stale = [
-        (pk, event_id)
-        for pk in changed_selections
-        for event_id, _ in stored_selections[pk]
-        if event_id not in {e for e, _ in wanted[pk]}
-    ]
-    if stale:
-        stale = set(stale)
-        stale_ids = [
-            selection_id
-            for selection_id, coupon_id, event_id in Selection.objects.filter(
-                coupon_id__in={pk for pk, _ in stale}
-            ).values_list("id", "coupon_id", "event_id")
-            if (coupon_id, event_id) in stale
-        ]
-        Selection.objects.filter(id__in=stale_ids).delete()
-    changed_ids = sorted(changed)
+    stored_selections = {pk: _pairs(stored.get(pk, nothing)) for pk in changed_selections}
+    _delete_stale_selections(
+        {
+            (pk, event_id)
+            for pk, pairs in stored_selections.items()
+            for event_id, _ in pairs
+            if event_id not in {e for e, _ in wanted[pk]}
+        }
+    )
     # A coupon that moved to another user changes its previous owner's answer too.
     bettors = {owners[pk] for pk in changed} | previous_owners
     reselected = {
-        event_id
-        for pk in changed_selections
-        for event_id in {e for e, _ in wanted[pk]} | {e for e, _ in stored_selections[pk]}
+        event_id for pk, pairs in stored_selections.items() for event_id, _ in wanted[pk] | pairs
     }
     bets_changed.send(sender=Coupon, user_ids=sorted(bettors), event_ids=sorted(reselected))
-    return changed_ids
+    return Written(changed=sorted(changed), created=sorted(set(owners) - set(stored)))
+
+
+def _delete_stale_selections(stale: set[tuple[int, int]]) -> None:
+    """Delete the selections of these (coupon, event) pairs."""
+    if not stale:
+        return
+    stale_ids = [
+        selection_id
+        for selection_id, coupon_id, event_id in Selection.objects.filter(
+            coupon_id__in={pk for pk, _ in stale}
+        ).values_list("id", "coupon_id", "event_id")
+        if (coupon_id, event_id) in stale
+    ]
+    Selection.objects.filter(id__in=stale_ids).delete()
 
 
 def _stored(coupon_ids: list[int]) -> dict[int, dict]:
-    """Stored coupons as records, the shape `coupons_write` takes, by id."""
-    coupons = {
-        pk: {"id": pk, "user_id": user_id, "stake": stake, "timestamp": timestamp, "selections": []}
-        for pk, user_id, stake, timestamp in Coupon.objects.filter(pk__in=coupon_ids).values_list(
-            "pk", "user_id", "stake", "timestamp"
+    """Stored coupons as records, the shape `coupons_write` takes, by id; one read (a LEFT JOIN).
+
+    Selections in the order they were stored.
+    """
+    coupons: dict[int, dict] = {}
+    rows = (
+        Coupon.objects.filter(pk__in=coupon_ids)
+        .order_by("pk", "selections__id")
+        .values_list("pk", *COUPON_FIELDS, "selections__event_id", "selections__odds")
+    )
+    for pk, user_id, stake, timestamp, event_id, odds in rows:
+        coupon = coupons.setdefault(
+            pk,
+            {
+                "id": pk,
+                "user_id": user_id,
+                "stake": stake,
+                "timestamp": timestamp,
+                "selections": [],
+            },
         )
-    }
-    for coupon_id, event_id, odds in (
-        Selection.objects.filter(coupon_id__in=coupon_ids)
-        .order_by("coupon_id", "id")
-        .values_list("coupon_id", "event_id", "odds")
-    ):
-        coupons[coupon_id]["selections"].append({"event_id": event_id, "odds": odds})
+        if event_id is not None:
+            coupon["selections"].append({"event_id": event_id, "odds": odds})
     return coupons
+
+
+def _fields(coupon: dict) -> tuple:
+    return tuple(coupon[name] for name in COUPON_FIELDS)
+
+
+def _pairs(coupon: dict) -> set[tuple[int, object]]:
+    return {(s["event_id"], s["odds"]) for s in coupon["selections"]}
 
 
 def coupons_rewrite(coupon_ids: Iterable[int], change: Callable[[dict], dict]) -> list[int]:
@@ -152,7 +176,7 @@ def coupons_rewrite(coupon_ids: Iterable[int], change: Callable[[dict], dict]) -
     """
     coupon_ids = sorted(set(coupon_ids))
     parking.claim(coupon_ids)
-    return coupons_write([change(coupon) for coupon in _stored(coupon_ids).values()])
+    return coupons_write([change(coupon) for coupon in _stored(coupon_ids).values()]).changed
 
 
 @transaction.atomic
@@ -187,10 +211,9 @@ def coupon_put(*, record: dict) -> bool:
     errors = parking.reference_errors([record]).get(record["id"])
     if errors:
         raise MissingReferences(errors)
-    existed = Coupon.objects.filter(pk=record["id"]).exists()
-    coupons_write([record])
+    written = coupons_write([record])
     parking.unpark(claimed)
-    return not existed
+    return record["id"] in written.created
 
 
 @transaction.atomic
@@ -208,7 +231,7 @@ def coupons_store(*, records: Iterable[dict], source: str | Mapping[int, str] = 
     missing = parking.missing_references(records)
     ready = [r for r in records if r["id"] not in missing]
     waiting = [r for r in records if r["id"] in missing]
-    result = StoreResult(coupons=coupons_write(ready), parked=missing)
+    result = StoreResult(coupons=coupons_write(ready).changed, parked=missing)
     parking.unpark(r["id"] for r in ready if r["id"] in claimed)
     if waiting:
         parking.park(waiting, missing, source)

@@ -1,6 +1,9 @@
 """The data API (docs/http-api.md): seed paths with or without a slash, 201/200, 400, 404."""
 
+from contextlib import contextmanager
+
 import pytest
+from django.db import connection
 
 from ingest.models import Coupon, Selection
 from tests.factories import CouponFactory, EventFactory, UserFactory
@@ -26,6 +29,19 @@ def slash(request):
 
 def post(client, path, data):
     return client.post(path, data, format="json")
+
+
+@contextmanager
+def statements():
+    """The SQL statements this test's connection executes meanwhile."""
+    executed = []
+
+    def record(execute, sql, params, many, context):
+        executed.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield executed
 
 
 # Create and read
@@ -84,6 +100,20 @@ def test_post_and_get_coupon(api_client, slash):
     ]
     assert post(api_client, "/coupons", body).status_code == 200
     assert api_client.get(f"/coupons/4587{slash}").json()["user_id"] == user.pk
+
+
+def test_a_coupon_write_answers_from_what_it_stored_in_few_statements(api_client):
+    """Begin, claim, user, events, stored coupon, two writes, outbox, end (14 before)."""
+    user, event = UserFactory(), EventFactory()
+    body = {"coupon_id": 4588, "user_id": user.pk, "stake": 10, "timestamp": "2030-02-03 20:48"}
+    body["selections"] = [{"event_id": event.pk, "odds": 1.5}]
+    with statements() as new:
+        created = post(api_client, "/coupons", body)
+    with statements() as same:
+        unchanged = post(api_client, "/coupons", body)
+    assert (created.status_code, unchanged.status_code) == (201, 200)
+    assert created.json() == unchanged.json() == api_client.get("/coupons/4588").json()
+    assert (len(new), len(same)) == (9, 6), new
 
 
 def test_coupons_of_a_user(api_client, slash):
