@@ -17,7 +17,7 @@ from ingest.filters import CouponFilter, EventFilter, FilterSetSchema, UserFilte
 from ingest.health import readiness
 from ingest.models import Event, User
 from ingest.serializers import CouponOutput, EventOutput, UserOutput
-from ingest.validation import CouponInput, EventInput, UserInput
+from ingest.validation import CouponInput, EventInput, InvalidRecord, UserInput, validate_record
 
 
 def _created_or_updated(model, pk) -> int:
@@ -38,7 +38,7 @@ class UserListCreateApi(ListAPIView):
         description="Store a user (an upsert by id: 200 when it replaced a stored one).",
     )
     def post(self, request):
-        record = _validated(UserInput, request.data)
+        record = _validated("users", request.data)
         code = _created_or_updated(User, record["id"])
         services.users_upsert(records=[record])
         hooks.drain_after_commit()
@@ -61,7 +61,7 @@ class EventListCreateApi(ListAPIView):
 
     @extend_schema(request=EventInput, responses={201: EventOutput, 200: EventOutput})
     def post(self, request):
-        record = _validated(EventInput, request.data)
+        record = _validated("events", request.data)
         code = _created_or_updated(Event, record["id"])
         services.events_upsert(records=[record])
         hooks.drain_after_commit()
@@ -88,7 +88,7 @@ class CouponListCreateApi(ListAPIView):
         description="Store a coupon. Its user and every selected event must exist.",
     )
     def post(self, request):
-        record = _validated(CouponInput, request.data)
+        record = _validated("coupons", request.data)
         try:
             created = services.coupon_put(record=record)
         except services.MissingReferences as refused:
@@ -141,7 +141,8 @@ class ReadinessApi(APIView):
         )
 
 
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+def _validated(kind: str, data) -> dict:
+    try:
+        return validate_record(kind, data)
+    except InvalidRecord as invalid:
+        raise serializers.ValidationError(invalid.errors) from None
