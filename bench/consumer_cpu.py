@@ -9,25 +9,30 @@ partitions, their CPU time (user + system, all threads, from /proc: CPU, not
 wall time, so other work on the machine does not count) is read; then 10,000
 users, events and coupons are validated and encoded as the producer does
 (`validate_records`, `encode`, its headers) and produced in arrays of 500, each
-array flushed before the next, as one producer request each. The consumers'
+array flushed before the next, as one producer request each. By default the
+consumers are paused (SIGSTOP) while that is produced, and read it as a
+backlog: how the arrays happened to arrive otherwise decided how full each
+batch was, and the figure moved by a third between runs of the same code
+(`--live` reads them as they arrive). The consumers'
 CPU time is read again when every row is stored, and once more when the
 recommendation outbox is empty (the drains' work included): the differences,
 divided by the records stored, are the CPU per stored record. The consumers'
 peak RSS (VmHWM) is read at the end.
 
-Usage: python -m bench.consumer_cpu [--runs 3] [--scale 0.1] [--keep]
+Usage: python -m bench.consumer_cpu [--runs 3] [--scale 0.1] [--keep] [--live]
        (DATABASE_URL=postgres://... for PostgreSQL)
 """
 
 import argparse
 import os
 import shutil
+import signal
 import sqlite3
 import statistics
 import tempfile
 import time
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench.pipeline import say
@@ -40,6 +45,7 @@ from soak.database import database_name, fresh_database, is_sqlite
 TARGET_CPU_US = 60.0  # consumer CPU per stored record, issue 18
 ARRAY = 500  # records per producer request
 STORE_DEADLINE_S = 600.0
+PAUSED_SESSION_TIMEOUT_MS = 60_000
 TABLES = {"users": "ingest_user", "events": "ingest_event", "coupons": "ingest_coupon"}
 OUTBOX = "recommendations_pendingrefresh"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -100,6 +106,18 @@ def produce_arrays(bootstrap: str, prefix: str, messages: dict) -> None:
                 raise RuntimeError("the broker did not acknowledge an array within 60 s")
 
 
+@contextmanager
+def paused(pids: list[int]):
+    """SIGSTOP these processes for the block, SIGCONT after it."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
 def wait_until(what: str, done, consumers) -> None:
     deadline = time.monotonic() + STORE_DEADLINE_S
     while not done():
@@ -132,6 +150,8 @@ def one_run(number: int, args, messages: dict, records: int) -> dict:
                 KAFKA_TOPIC_PREFIX=f"bench-{run_id}-",
                 KAFKA_CONSUMER_GROUP=f"bench-{run_id}",
                 LOG_LEVEL="INFO",
+                # Paused while the backlog is produced: the group must not drop them meanwhile.
+                KAFKA_SESSION_TIMEOUT_MS=str(PAUSED_SESSION_TIMEOUT_MS),
             )
             env.pop("TOPICS", None)
             processes.migrate(env)
@@ -144,8 +164,9 @@ def one_run(number: int, args, messages: dict, records: int) -> dict:
             if processes.wait_joined(consumers, partitions=True, timeout=60):
                 raise RuntimeError(f"consumers not assigned within 60 s; logs in {workdir}")
             pids = [consumer.pid for consumer in consumers]
-            idle = sum(cpu_seconds(pid) for pid in pids)
-            produce_arrays(broker.bootstrap_servers, env["KAFKA_TOPIC_PREFIX"], messages)
+            with paused(pids if args.backlog else []):
+                idle = sum(cpu_seconds(pid) for pid in pids)
+                produce_arrays(broker.bootstrap_servers, env["KAFKA_TOPIC_PREFIX"], messages)
             tables = list(TABLES.values())
             wait_until("stored", lambda: sum(count_rows(url, tables)) >= records, consumers)
             stored = sum(cpu_seconds(pid) for pid in pids)
@@ -171,11 +192,14 @@ def one_run(number: int, args, messages: dict, records: int) -> dict:
     return result
 
 
-def report(runs: list[dict], database: str) -> None:
+def report(runs: list[dict], database: str, backlog: bool) -> None:
     med = statistics.median
     total = med(r["total_us"] for r in runs)
     each = ", ".join(f"{r['total_us']:.1f}" for r in runs)
-    say(f"\nMedians of {len(runs)} run(s) on {database}, arrays of {ARRAY}, {os.cpu_count()} CPUs")
+    say(
+        f"\nMedians of {len(runs)} run(s) on {database}, arrays of {ARRAY}, "
+        f"{'a backlog' if backlog else 'read as produced'}, {os.cpu_count()} CPUs"
+    )
     say(
         f"{'consumer CPU per stored record':<44} {total:>8.1f} µs   <= {TARGET_CPU_US:g} µs "
         f"{TARGET_CPU_US / total:.2f}x {'met' if total <= TARGET_CPU_US else 'MISSED'} ({each})"
@@ -191,6 +215,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs, each from nothing (3)")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the record counts")
     parser.add_argument("--keep", action="store_true", help="keep each run's files and logs")
+    parser.add_argument(
+        "--live",
+        dest="backlog",
+        action="store_false",
+        help="consumers read as the arrays arrive (default: a backlog, produced while paused)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "betreco.settings")
     import django
@@ -204,7 +234,7 @@ def main() -> None:
         records = sum(len(messages[kind]) for kind in KINDS)
         runs.append(one_run(number, args, messages, records))
     server = os.environ.get("DATABASE_URL", "")
-    report(runs, "SQLite" if not server or is_sqlite(server) else "PostgreSQL")
+    report(runs, "SQLite" if not server or is_sqlite(server) else "PostgreSQL", args.backlog)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ from collections.abc import Iterable, Sequence
 
 from django.utils import timezone
 
+from betreco.sql import db_datetime, execute_many, insert_sql, upsert_sql
 from ingest.models import User
 from recommendations.engines.base import Answer, RecommendationEngine
 from recommendations.models import Recommendation, RecommendedEvent
 from recommendations.ranking import Ranking, chunks
-from recommendations.sql import db_datetime, execute_many, insert_sql, upsert_sql
 
 CHUNK_SIZE = 2000
 COLUMNS = [

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from betreco import metrics
 from betreco.crashpoints import crash_point
+from betreco.sql import db_datetime, execute_many, insert_sql
 from recommendations.answers import answers_compute, answers_store
 from recommendations.engines.base import Changes, everyone_if_none, load_engine
 from recommendations.lock import one_writer_at_a_time
@@ -32,7 +33,6 @@ from recommendations.snapshot import (
     snapshot_version,
     snapshot_write,
 )
-from recommendations.sql import db_datetime, execute_many, insert_sql
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 
 from django.db.models import F
 
+from betreco.sql import db_datetime, execute_many, upsert_sql
 from recommendations.models import RankingSnapshot, SnapshotVersion
 from recommendations.ranking import Row, chunks
-from recommendations.sql import db_datetime, execute_many, upsert_sql
 
 COLUMNS = ["event_id", "sport_key", "begin_timestamp", "end_timestamp", "popularity"]
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from betreco.sql import upsert_rows
 from ingest import parking
 from ingest.hooks import bets_changed
 from ingest.models import Coupon, Selection
@@ -76,27 +77,22 @@ def coupons_write(records: list[dict]) -> Written:
         for pk in changed_coupons
         if pk in stored and stored[pk]["user_id"] != owners[pk]
     }
-    Coupon.objects.bulk_create(
-        [
-            Coupon(id=r["id"], user_id=r["user_id"], stake=r["stake"], timestamp=r["timestamp"])
-            for r in records
-            if r["id"] in changed
-        ],
-        update_conflicts=True,
-        unique_fields=["id"],
-        update_fields=["user", "stake", "timestamp"],
+    upsert_rows(
+        Coupon,
+        ["id", "user", "stake", "timestamp"],
+        [(r["id"], *_fields(r)) for r in records if r["id"] in changed],
     )
-    Selection.objects.bulk_create(
+    upsert_rows(
+        Selection,
+        ["coupon", "event", "odds"],
+        # In the order the coupon lists them, so they read back that way.
         [
-            # In the order the coupon lists them, so they read back that way.
-            Selection(coupon_id=r["id"], event_id=s["event_id"], odds=s["odds"])
+            (r["id"], s["event_id"], s["odds"])
             for r in records
             if r["id"] in changed_selections
             for s in r["selections"]
         ],
-        update_conflicts=True,
-        unique_fields=["coupon", "event"],
-        update_fields=["odds"],
+        conflict=["coupon", "event"],
     )
     stored_selections = {pk: _pairs(stored.get(pk, nothing)) for pk in changed_selections}
     _delete_stale_selections(

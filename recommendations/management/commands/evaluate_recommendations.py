@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
+from betreco.sql import read_only
 from recommendations.evaluation.chart import chart_format_check, chart_write
 from recommendations.evaluation.contenders import UnknownEngine, contenders
 from recommendations.evaluation.replay import (
@@ -16,7 +17,6 @@ from recommendations.evaluation.replay import (
     split_at,
 )
 from recommendations.evaluation.report import as_json, as_table
-from recommendations.sql import read_only
 
 
 def parse_time(text: str) -> datetime:
