@@ -214,12 +214,18 @@ def test_the_compose_services_carry_a_coupon_from_producer_to_api_and_stop_clean
     assert request("GET", stack.url("api", f"/events/{event_receipt['id']}"))[0] == 200
     assert request("GET", stack.url("api", path), key=None)[0] == 401  # DEBUG=0: no key, no read
 
-    # Each consumer's metrics port (published by compose) counts what it stored.
+    # Each consumer's metrics port (published by compose) counts what it stored: beside
+    # its poll loop (ingest/kafka/reporting.py), so moments after the row is visible.
     metrics_url = (
         f"http://127.0.0.1:{stack.env['consumer-coupons']['CONSUMER_METRICS_PORT']}/metrics"
     )
-    coupons_stored = value(
-        scrape(metrics_url), "betreco_records_stored_total", topic=coupon_receipt["topic"]
+    coupons_stored = wait_until(
+        lambda: value(
+            scrape(metrics_url), "betreco_records_stored_total", topic=coupon_receipt["topic"]
+        ),
+        "the coupons consumer to count the coupon",
+        lambda: stack.log("consumer-coupons")[-1500:],
+        stack.assert_running,
     )
     assert coupons_stored == 1
 
