@@ -65,9 +65,8 @@ def coupons_write(records: list[dict]) -> Written:
     changed_coupons = {
         r["id"] for r in records if _fields(stored.get(r["id"], nothing)) != _fields(r)
     }
-    changed_selections = {
-        pk for pk, pairs in wanted.items() if _pairs(stored.get(pk, nothing)) != pairs
-    }
+    stored_pairs = {pk: _pairs(stored.get(pk, nothing)) for pk in wanted}
+    changed_selections = {pk for pk, pairs in wanted.items() if stored_pairs[pk] != pairs}
     changed = changed_coupons | changed_selections
     if not changed:
         return Written()
@@ -94,20 +93,16 @@ def coupons_write(records: list[dict]) -> Written:
         ],
         conflict=["coupon", "event"],
     )
-    stored_selections = {pk: _pairs(stored.get(pk, nothing)) for pk in changed_selections}
-    _delete_stale_selections(
-        {
-            (pk, event_id)
-            for pk, pairs in stored_selections.items()
-            for event_id, _ in pairs
-            if event_id not in {e for e, _ in wanted[pk]}
-        }
-    )
+    stale = set()
+    reselected = set()
+    for pk in changed_selections:
+        wanted_events = {event_id for event_id, _ in wanted[pk]}
+        stored_events = {event_id for event_id, _ in stored_pairs[pk]}
+        stale |= {(pk, event_id) for event_id in stored_events - wanted_events}
+        reselected |= wanted_events | stored_events
+    _delete_stale_selections(stale)
     # A coupon that moved to another user changes its previous owner's answer too.
     bettors = {owners[pk] for pk in changed} | previous_owners
-    reselected = {
-        event_id for pk, pairs in stored_selections.items() for event_id, _ in wanted[pk] | pairs
-    }
     bets_changed.send(sender=Coupon, user_ids=sorted(bettors), event_ids=sorted(reselected))
     return Written(changed=sorted(changed), created=sorted(set(owners) - set(stored)))
 
